@@ -1,0 +1,1 @@
+print("devmesh-microbench: not written yet")

@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+//
+// devmesh: an L7 routing proxy for sandboxed microservice testing.
+// The target list mirrors the layers of ARCHITECTURE.md; a module may only import the
+// modules listed as its dependencies here, which is how the layering is enforced.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "devmesh",
+    products: [
+        .executable(name: "devmesh", targets: ["devmesh"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C shim: only what Swift cannot call cleanly (see the header for the why of each symbol).
+        .target(name: "CDevmeshLinux"),
+
+        // Pure layers: no syscalls, no Foundation. Unit-tested, fuzzed and benchmarked without sockets.
+        .target(name: "DevmeshBytes", swiftSettings: strict),
+        .target(name: "DevmeshHTTP1", dependencies: ["DevmeshBytes"], swiftSettings: strict),
+        .target(name: "DevmeshRouting", dependencies: ["DevmeshBytes"], swiftSettings: strict),
+
+        // Configuration: YAML file and quick-start flags -> validated model (slow path, may use Foundation).
+        .target(name: "DevmeshConfig",
+                dependencies: ["DevmeshRouting", "DevmeshHTTP1", .product(name: "Yams", package: "Yams")],
+                swiftSettings: strict),
+
+        // The only layer that makes syscalls: epoll loop, sockets, timers, buffers.
+        .target(name: "DevmeshIO", dependencies: ["CDevmeshLinux", "DevmeshBytes"], swiftSettings: strict),
+
+        // Workers, sessions, bridging, upstream pools, admin, metrics, access log.
+        .target(name: "DevmeshProxy",
+                dependencies: ["DevmeshIO", "DevmeshHTTP1", "DevmeshRouting", "DevmeshConfig", "DevmeshBytes"],
+                swiftSettings: strict),
+
+        // Argument parsing and wiring only.
+        .executableTarget(name: "devmesh",
+                          dependencies: ["DevmeshProxy", "DevmeshConfig",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: strict),
+
+        // Microbenchmarks of the pure layers, with a malloc-counting interposer (kept out of the
+        // XCTest binary: sanitizers interpose malloc too).
+        .target(name: "CDevmeshAllocCounter", path: "Benchmarks/CAllocCounter"),
+        .executableTarget(name: "devmesh-microbench",
+                          dependencies: ["DevmeshHTTP1", "DevmeshRouting", "DevmeshBytes", "CDevmeshAllocCounter"],
+                          path: "Benchmarks/Micro", swiftSettings: strict),
+
+        .testTarget(name: "DevmeshHTTP1Tests", dependencies: ["DevmeshHTTP1", "DevmeshBytes"]),
+        .testTarget(name: "DevmeshRoutingTests", dependencies: ["DevmeshRouting", "DevmeshBytes"]),
+        .testTarget(name: "DevmeshConfigTests", dependencies: ["DevmeshConfig", "DevmeshRouting"]),
+        .testTarget(name: "DevmeshIOTests", dependencies: ["DevmeshIO"]),
+    ]
+)

@@ -1,0 +1,1 @@
+print("devmesh: not wired yet")

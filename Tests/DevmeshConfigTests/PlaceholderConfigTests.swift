@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderConfigTests: XCTestCase { func testBuilds() {} }

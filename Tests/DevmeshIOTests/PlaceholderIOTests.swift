@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderIOTests: XCTestCase { func testBuilds() {} }

@@ -1,1 +1,21 @@
-// Intentionally empty: the shim is header-only (static constants and system headers).
+// The GNU-only calls declared in CDevmeshLinux.h. Compiled with _GNU_SOURCE so that glibc
+// declares them; the Swift side sees only the two plain C functions.
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include "CDevmeshLinux.h"
+
+void CDevmeshLinux_setThreadName(const char *name) {
+    char truncated[16];
+    int i = 0;
+    for (; i < 15 && name[i]; i++) truncated[i] = name[i];
+    truncated[i] = 0;
+    pthread_setname_np(pthread_self(), truncated);
+}
+
+int CDevmeshLinux_availableCPUs(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+    return CPU_COUNT(&set);
+}

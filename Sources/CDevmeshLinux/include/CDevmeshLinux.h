@@ -5,6 +5,11 @@
 //   module map; including them here makes eventfd(), signalfd() and the epoll API visible.
 // - The EPOLL* and SOCK_* values are enum members or macros of mixed types in glibc. The
 //   constants below give them one type (uint32_t / int) so the Swift side needs no casts.
+// - accept4() is declared by <sys/socket.h> only under _GNU_SOURCE, which Swift's Glibc
+//   module is not built with; CDevmeshLinux_accept4 declares and calls it so that accepted
+//   sockets are non-blocking and close-on-exec in one call (no fcntl per connection).
+// - pthread_setname_np() and sched_getaffinity() are GNU extensions too; shim.c is compiled
+//   with _GNU_SOURCE and exposes them through the two functions at the end.
 // Nothing here allocates or keeps state.
 #ifndef CDEVMESH_LINUX_H
 #define CDEVMESH_LINUX_H
@@ -45,5 +50,17 @@ static const int CDevmeshLinux_SFD_NONBLOCK = SFD_NONBLOCK;
 static const int CDevmeshLinux_SFD_CLOEXEC = SFD_CLOEXEC;
 static const int CDevmeshLinux_EPOLL_CLOEXEC = EPOLL_CLOEXEC;
 static const int CDevmeshLinux_MSG_NOSIGNAL = MSG_NOSIGNAL;
+
+extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+static inline int CDevmeshLinux_accept4(int fd, int flags) {
+    return accept4(fd, (struct sockaddr *)0, (socklen_t *)0, flags);
+}
+
+/// Names the calling thread (truncated to 15 bytes by the kernel).
+void CDevmeshLinux_setThreadName(const char *name);
+
+/// CPUs in this process's affinity mask (taskset / cpuset aware), or 0 when unknown.
+int CDevmeshLinux_availableCPUs(void);
 
 #endif

@@ -1,0 +1,75 @@
+import CDevmeshLinux
+import Glibc
+
+/// Starts and joins plain POSIX threads for workers. Workers run an epoll loop each and must
+/// not be multiplexed onto a shared pool (no Dispatch, no async/await on the request path).
+public final class PosixThread: @unchecked Sendable {
+    // SAFETY (@unchecked): `handle` is written once in `start` before the thread can be joined,
+    // and only read by `join` on the starting thread.
+    private var handle = pthread_t()
+
+    private final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    private init() {}
+
+    /// Starts `body` on a new thread named `name` (visible in `top -H` and /proc).
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) -> PosixThread {
+        let thread = PosixThread()
+        let box = Unmanaged.passRetained(Box {
+            CDevmeshLinux_setThreadName(name)
+            body()
+        }).toOpaque()
+        let status = pthread_create(&thread.handle, nil, { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        precondition(status == 0, "devmesh: pthread_create failed (\(status))")
+        return thread
+    }
+
+    public func join() {
+        _ = pthread_join(handle, nil)
+    }
+
+    /// Number of CPUs this process may run on (respects taskset/cgroup CPU sets).
+    public static var availableCores: Int {
+        let count = Int(CDevmeshLinux_availableCPUs())
+        if count > 0 { return count }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+/// Process-wide signal set-up. Signals are blocked in every thread and read synchronously from
+/// a signalfd by the control thread, so no handler ever runs inside a worker.
+public enum Signals {
+    /// Ignores SIGPIPE: a write to a closed socket becomes EPIPE instead of killing the process.
+    public static func ignorePipe() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Blocks `signals` in the calling thread and every thread it starts afterwards (call before
+    /// starting workers), and returns a non-blocking signalfd that reports them.
+    public static func makeSignalFD(for signals: [Int32]) throws(Errno) -> Int32 {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in signals { sigaddset(&set, number) }
+        let status = pthread_sigmask(SIG_BLOCK, &set, nil)
+        if status != 0 { throw Errno(status) }
+        let fd = signalfd(-1, &set, CDevmeshLinux_SFD_NONBLOCK | CDevmeshLinux_SFD_CLOEXEC)
+        if fd < 0 { throw Errno.current }
+        return fd
+    }
+
+    /// Reads one pending signal number from a signalfd, or nil when none is pending.
+    public static func readSignal(_ fd: Int32) -> Int32? {
+        var info = signalfd_siginfo()
+        let size = MemoryLayout<signalfd_siginfo>.size
+        let count = Glibc.read(fd, &info, size)
+        guard count == size else { return nil }
+        return Int32(info.ssi_signo)
+    }
+}

@@ -63,11 +63,10 @@ public struct QuickStartOptions: Sendable, Equatable {
             if let error = diagnostics.error() { throw error }
             configuration = try ConfigLoader.load(path: configPath)
         } else {
-            guard let flagged = flagConfiguration(diagnostics) else {
-                throw diagnostics.error() ?? ConfigError(.init(source: nil, line: nil, path: "--baseline",
-                                                               problem: "required unless --config is given"))
-            }
-            configuration = flagged
+            // When the routing flags are bad, the overrides are still checked (against a
+            // stand-in) so that every bad flag is reported in one go.
+            configuration = flagConfiguration(diagnostics)
+                ?? ProxyConfiguration(routing: RoutingSpec(services: []))
         }
         applyOverrides(to: &configuration, currentDirectory: currentDirectory, diagnostics)
         if let error = diagnostics.error() { throw error }

@@ -63,7 +63,7 @@ enum QuantitySyntax {
     /// `0.5`), or a duration with a unit as in the YAML file.
     static func seconds(_ text: String) throws(SyntaxProblem) -> Milliseconds {
         let (number, unit) = splitNumber(text)
-        if !unit.isEmpty && !unit.hasPrefix(".") { return try duration(text) }
+        if !number.isEmpty && !unit.isEmpty && !unit.hasPrefix(".") { return try duration(text) }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard !number.isEmpty, parts.count <= 2, parts.allSatisfy({ $0.utf8.allSatisfy(isDigit) }),
               let whole = Int64(parts[0]), parts[0].utf8.count <= 9 else {

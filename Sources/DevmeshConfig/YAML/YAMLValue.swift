@@ -67,8 +67,8 @@ struct YAMLValue {
     /// with a suggestion; the known ones come back for the caller to read.
     func mapping(_ diagnostics: Diagnostics, schema: Schema.Section) -> YAMLMapping? {
         guard case .mapping(let mapping) = node else {
-            let name = path.isEmpty ? "the top level" : "this"
-            diagnostics.report("\(name) must be a mapping of keys (\(schema.keys.joined(separator: ", "))), "
+            let name = path.isEmpty ? "the top level " : ""
+            diagnostics.report("\(name)must be a mapping of keys (\(schema.keys.joined(separator: ", "))), "
                                + "found \(kindDescription)", at: location)
             return nil
         }

@@ -36,6 +36,7 @@ final class InvalidConfigTests: XCTestCase {
         ("services: []", "test.yaml:1: services: needs at least one service"),
         ("services: {name: a}", "test.yaml:1: services: expected a list of services or a single one, found a mapping"),
         (withServices("admin:"), "test.yaml:1: admin: has no value (remove the key to use the default)"),
+        (withServices("routing:\n  key_names:"), "test.yaml:2: routing.key_names: has no value"),
         (withServices("limits: 5"), "test.yaml:1: limits: must be a mapping of keys (max_head_bytes,"),
 
         // Listeners and admin.
@@ -230,6 +231,12 @@ final class InvalidConfigTests: XCTestCase {
         }
     }
 
+    func testANullValueIsReportedOnce() {
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: "routing:\n  key_names:\n" + Self.services, source: "f.yaml")) { error in
+            XCTAssertEqual((error as? ConfigError)?.issues.count, 1)
+        }
+    }
+
     func testEveryProblemIsReportedInLineOrder() throws {
         let yaml = """
             workers: 0
@@ -247,6 +254,24 @@ final class InvalidConfigTests: XCTestCase {
                            ["workers", "limits.max_head_bytes", "listen", "services[0].baseline"])
             XCTAssertEqual(error.first.description, "f.yaml:1: workers: 0 is out of range (1-1,024)")
             XCTAssertEqual(error.description.split(separator: "\n").count, 4)
+        }
+    }
+
+    /// Cross-field checks run even when an unrelated key elsewhere is bad.
+    func testCrossFieldChecksDoNotDependOnOtherSections() {
+        let yaml = """
+            workers: 0
+            routing:
+              key_names: []
+            services:
+              - name: a
+                baseline: 127.0.0.1:1
+              - name: a
+                hosts: [b]
+                baseline: 127.0.0.1:2
+            """
+        XCTAssertThrowsError(try ConfigLoader.parse(yaml: yaml, source: "f.yaml")) { error in
+            XCTAssertEqual((error as? ConfigError)?.issues.map(\.path), ["workers", "routing", "services[1].name"])
         }
     }
 

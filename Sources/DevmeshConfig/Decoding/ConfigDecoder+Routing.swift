@@ -9,7 +9,8 @@ extension ConfigDecoder {
     func decodeCarriers(_ value: YAMLValue) -> CarrierSpec {
         var carriers = CarrierSpec()
         guard let map = value.mapping(diagnostics, schema: Schema.routing) else { return carriers }
-        if let list = map.optional("key_names", diagnostics) {
+        let keyNamesValue = map.optional("key_names", diagnostics)
+        if let list = keyNamesValue {
             carriers.keyNames = names(list, of: "key names") { text throws(SyntaxProblem) in
                 try NameSyntax.keyName(text)
             }
@@ -24,7 +25,15 @@ extension ConfigDecoder {
                 return name
             }
         }
-        if carriers.keyNames.isEmpty && carriers.customHeaders.isEmpty && diagnostics.isEmpty {
+        // Only an explicitly empty key_names can leave no carrier: when names were given but
+        // are all bad, each was already reported.
+        let keyNamesGivenEmpty: Bool
+        if let list = keyNamesValue, case .sequence(let items) = list.node {
+            keyNamesGivenEmpty = items.isEmpty
+        } else {
+            keyNamesGivenEmpty = false
+        }
+        if keyNamesGivenEmpty && carriers.customHeaders.isEmpty {
             diagnostics.report("key_names is empty and there are no custom_headers: "
                                + "no request could carry a routing key", at: value.location)
         }

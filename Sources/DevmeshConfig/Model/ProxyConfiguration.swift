@@ -1,0 +1,47 @@
+import DevmeshHTTP1
+import DevmeshRouting
+
+/// The whole validated configuration of one proxy process: what `ConfigLoader` builds from a
+/// YAML file and `QuickStartOptions` builds from command-line flags.
+///
+/// A value of this type has passed every check in docs/configuration.md; the proxy trusts it
+/// and does not re-validate. Building one by hand (tests, embedding) skips those checks.
+public struct ProxyConfiguration: Sendable, Equatable {
+    /// Addresses to accept downstream connections on (at least one). Every worker binds each
+    /// of them with SO_REUSEPORT.
+    public var listeners: [ListenAddress]
+    /// Worker threads; `nil` means one per available core.
+    public var workers: Int?
+    /// Where the admin endpoint (stats, routes, drain) listens; `nil` means no admin listener.
+    public var admin: ListenAddress?
+    /// After SIGTERM: how long in-flight requests may take to finish before the process exits.
+    public var drainTimeout: Milliseconds
+    public var accessLog: AccessLogTarget
+    public var http1: HTTP1Limits
+    public var limits: ProxyLimits
+    public var timeouts: Timeouts
+    public var routing: RoutingSpec
+
+    public static let defaultListener = ListenAddress(host: "127.0.0.1", port: 8080)
+    public static let defaultDrainTimeout = Milliseconds.seconds(15)
+
+    public init(listeners: [ListenAddress] = [ProxyConfiguration.defaultListener],
+                workers: Int? = nil,
+                admin: ListenAddress? = nil,
+                drainTimeout: Milliseconds = ProxyConfiguration.defaultDrainTimeout,
+                accessLog: AccessLogTarget = .off,
+                http1: HTTP1Limits = HTTP1Limits(),
+                limits: ProxyLimits = ProxyLimits(),
+                timeouts: Timeouts = Timeouts(),
+                routing: RoutingSpec) {
+        self.listeners = listeners
+        self.workers = workers
+        self.admin = admin
+        self.drainTimeout = drainTimeout
+        self.accessLog = accessLog
+        self.http1 = http1
+        self.limits = limits
+        self.timeouts = timeouts
+        self.routing = routing
+    }
+}

@@ -1,2 +1,0 @@
-// Placeholder until the configuration model lands.
-public enum DevmeshConfigModule {}

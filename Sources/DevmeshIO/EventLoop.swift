@@ -23,6 +23,19 @@ public struct Slot: Equatable, Sendable {
     var epollData: UInt64 { UInt64(UInt32(bitPattern: index)) << 32 | UInt64(generation) }
 }
 
+/// Wakes an `EventLoop` from another thread (an eventfd write). The loop must outlive it.
+public struct LoopWaker: Sendable {
+    let fd: Int32
+
+    /// A new eventfd, to be handed to the `EventLoop` that will own it. Creating it before the
+    /// loop lets another thread hold the waker while the loop is built on its own thread.
+    public static func make() throws(Errno) -> LoopWaker {
+        LoopWaker(fd: try Syscall.eventFD())
+    }
+
+    public func wake() { Syscall.signalEventFD(fd) }
+}
+
 /// One epoll instance driven by one thread (a worker, or the control thread).
 ///
 /// - Sockets are registered once, edge-triggered, for input, output and peer half-close, and are
@@ -32,7 +45,7 @@ public struct Slot: Equatable, Sendable {
 ///   event, and stale events for reused descriptors are dropped.
 /// - Each slot has at most one timer (`TimerWheel`); a handler keeps the earliest deadline it
 ///   cares about there.
-/// - An eventfd lets other threads wake the loop (`wakeUp`), which then calls `onWakeUp`.
+/// - An eventfd lets other threads wake the loop (`waker`), which then calls `onWakeUp`.
 public final class EventLoop {
     public enum Events {
         public static let readable = CDevmeshLinux_EPOLLIN
@@ -70,9 +83,11 @@ public final class EventLoop {
     public var onIterationEnd: (() -> Void)?
     private var stopRequested = false
 
-    public init() throws(Errno) {
+    /// `waker`: the eventfd other threads will use to wake this loop (made by `LoopWaker.make`);
+    /// the loop takes ownership of it.
+    public init(waker: LoopWaker? = nil) throws(Errno) {
         epollFD = try Syscall.epollCreate()
-        wakeFD = try Syscall.eventFD()
+        wakeFD = try waker?.fd ?? Syscall.eventFD()
         now = EventLoop.monotonicMilliseconds()
         timers = TimerWheel(now: now)
         events = .allocate(capacity: Int(eventCapacity))
@@ -180,10 +195,8 @@ public final class EventLoop {
 
     // MARK: Running
 
-    /// Wakes the loop from any thread.
-    public nonisolated func wakeUp() {
-        Syscall.signalEventFD(wakeFD)
-    }
+    /// A handle that wakes this loop from any thread.
+    public var waker: LoopWaker { LoopWaker(fd: wakeFD) }
 
     /// Ends `run()` after the current iteration.
     public func stop() {

@@ -1,0 +1,120 @@
+import DevmeshRouting
+
+/// The bodies of `/routes` (JSON) and `/metrics` (Prometheus text exposition format 0.0.4).
+enum AdminDocuments {
+    static func routes(_ snapshot: ProxySnapshot) -> String {
+        let routing = snapshot.configuration.routing
+        var services: [String] = []
+        for service in routing.services {
+            let routes = service.routes.map { route in
+                """
+                {"routing_key":\(json(route.routingKey)),"sandbox":\(json(route.sandbox)),\
+                "endpoints":\(json(route.endpoints.map(\.description))),"fallback":\(json(route.fallback.rawValue))}
+                """
+            }
+            services.append("""
+                {"name":\(json(service.name)),"hosts":\(json(service.hosts)),\
+                "baseline":\(json(service.baseline.map(\.description))),"routes":[\(routes.joined(separator: ","))]}
+                """)
+        }
+        return """
+            {"version":\(snapshot.version),"services":[\(services.joined(separator: ","))],\
+            "carriers":{"key_names":\(json(routing.carriers.keyNames)),"custom_headers":\(json(routing.carriers.customHeaders))}}
+            """
+    }
+
+    static func metrics(stats: WorkerStats, snapshot: ProxySnapshot, reloads: UInt64, reloadFailures: UInt64,
+                        draining: Bool) -> String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("devmesh_requests_total", "counter", "Proxied requests by destination kind and response status class.")
+        for (kindIndex, kind) in ["baseline", "sandbox"].enumerated() {
+            for statusClass in 1...5 {
+                let value = stats.requests[kindIndex * WorkerStats.statusClasses + statusClass - 1]
+                out += "devmesh_requests_total{route=\"\(kind)\",status=\"\(statusClass)xx\"} \(value)\n"
+            }
+        }
+        family("devmesh_local_responses_total", "counter",
+               "Responses devmesh generated before routing (malformed requests, unknown host, timeouts).")
+        for statusClass in 1...5 {
+            out += "devmesh_local_responses_total{status=\"\(statusClass)xx\"} \(stats.localResponses[statusClass - 1])\n"
+        }
+        family("devmesh_rejected_requests_total", "counter", "Malformed requests by reason.")
+        for (slug, count) in stats.rejectedRequests.sorted(by: { $0.key < $1.key }) {
+            out += "devmesh_rejected_requests_total{reason=\"\(slug)\"} \(count)\n"
+        }
+        family("devmesh_upstream_errors_total", "counter", "Upstream failures by reason.")
+        for failure in UpstreamFailure.allCases {
+            out += "devmesh_upstream_errors_total{reason=\"\(failure.slug)\"} \(stats.upstreamFailures[failure.rawValue])\n"
+        }
+        family("devmesh_upstream_retries_total", "counter", "Requests replayed after the keep-alive race.")
+        out += "devmesh_upstream_retries_total \(stats.upstreamRetries)\n"
+        family("devmesh_fallbacks_total", "counter", "Sandbox requests sent to the baseline by fallback: baseline.")
+        out += "devmesh_fallbacks_total \(stats.fallbacks)\n"
+        family("devmesh_downstream_connections", "gauge", "Open downstream connections.")
+        out += "devmesh_downstream_connections \(stats.downstreamOpen)\n"
+        family("devmesh_downstream_connections_accepted_total", "counter", "Accepted downstream connections.")
+        out += "devmesh_downstream_connections_accepted_total \(stats.downstreamAccepted)\n"
+        family("devmesh_downstream_connections_rejected_total", "counter",
+               "Connections refused with 503 above max_connections_per_worker or while draining.")
+        out += "devmesh_downstream_connections_rejected_total \(stats.downstreamRejectedOverLimit)\n"
+        family("devmesh_accept_errors_total", "counter", "accept() failures (EMFILE pauses accepting).")
+        out += "devmesh_accept_errors_total \(stats.acceptErrors)\n"
+        family("devmesh_request_head_timeouts_total", "counter", "Requests cut at the request-head timeout (408).")
+        out += "devmesh_request_head_timeouts_total \(stats.headTimeouts)\n"
+        family("devmesh_upstream_connections", "gauge", "Open upstream connections (idle, busy and connecting).")
+        out += "devmesh_upstream_connections \(stats.upstreamOpen)\n"
+        family("devmesh_upstream_connects_total", "counter", "Upstream connections opened.")
+        out += "devmesh_upstream_connects_total \(stats.upstreamConnects)\n"
+        family("devmesh_upstream_reuses_total", "counter", "Requests that reused a pooled upstream connection.")
+        out += "devmesh_upstream_reuses_total \(stats.upstreamReused)\n"
+        family("devmesh_buffers_in_use", "gauge", "I/O buffers lent out by the workers' pools.")
+        out += "devmesh_buffers_in_use \(stats.buffersInUse)\n"
+        family("devmesh_buffer_bytes_reserved", "gauge", "Bytes held by the workers' buffer pools.")
+        out += "devmesh_buffer_bytes_reserved \(stats.bufferBytesReserved)\n"
+        family("devmesh_route_table_version", "gauge", "Version of the route table in force.")
+        out += "devmesh_route_table_version \(snapshot.version)\n"
+        family("devmesh_route_table_routes", "gauge", "Routing keys in the table in force.")
+        out += "devmesh_route_table_routes \(snapshot.configuration.routing.services.reduce(0) { $0 + $1.routes.count })\n"
+        family("devmesh_config_reloads_total", "counter", "Successful configuration reloads.")
+        out += "devmesh_config_reloads_total \(reloads)\n"
+        family("devmesh_config_reload_failures_total", "counter", "Reloads refused (the old table kept serving).")
+        out += "devmesh_config_reload_failures_total \(reloadFailures)\n"
+        family("devmesh_draining", "gauge", "1 while draining after SIGTERM/SIGINT.")
+        out += "devmesh_draining \(draining ? 1 : 0)\n"
+        return out
+    }
+
+    /// A JSON string literal.
+    static func json(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += "\\u00" + String(scalar.value, radix: 16).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static func json(_ list: [String]) -> String {
+        "[" + list.map { json($0) }.joined(separator: ",") + "]"
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

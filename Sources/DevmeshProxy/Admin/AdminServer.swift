@@ -1,0 +1,183 @@
+import DevmeshConfig
+import DevmeshHTTP1
+import DevmeshIO
+
+/// The admin listener, served on the control thread (never on a worker): `/healthz`, `/ready`,
+/// `/routes` and `/metrics`. Slow path: it may allocate freely.
+final class AdminServer: EventHandler {
+    static let maxConnections = 64
+
+    let address: SocketAddress
+    private let fd: Int32
+    private let loop: EventLoop
+    private unowned let server: ProxyServer
+    private var slot: Slot = .invalid
+    private var connections: [AdminConnection] = []
+    let headers = HeaderStorage(capacity: 100)
+
+    init(loop: EventLoop, address listen: ListenAddress, server: ProxyServer) throws(ServerError) {
+        self.loop = loop
+        self.server = server
+        do {
+            let requested = try SocketAddress.resolve(host: listen.host, port: listen.port)
+            fd = try Sockets.listen(on: requested, reusePort: false, backlog: 64)
+            address = try Syscall.localAddress(fd)
+        } catch {
+            throw ServerError(message: "admin listener \(listen): \(error)")
+        }
+        do {
+            slot = try loop.register(fd, handler: self)
+        } catch {
+            throw ServerError(message: "admin listener \(listen): \(error)")
+        }
+    }
+
+    func handleEvents(_ events: UInt32) {
+        while true {
+            guard case .done(let client)? = try? Syscall.accept(fd) else { return }
+            guard connections.count < AdminServer.maxConnections else {
+                Syscall.close(client)
+                continue
+            }
+            let connection = AdminConnection(fd: client, admin: self, loop: loop)
+            if connection.start() { connections.append(connection) }
+        }
+    }
+
+    func handleTimer() {}
+
+    func closed(_ connection: AdminConnection) {
+        connections.removeAll { $0 === connection }
+    }
+
+    /// The response to one admin request.
+    func respond(method: HTTPMethod, target: String) -> (status: Int, contentType: String, body: String) {
+        let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? target
+        guard method == .get || method == .head else {
+            return (405, "text/plain; charset=utf-8", "only GET and HEAD are served here\n")
+        }
+        switch path {
+        case "/healthz":
+            return (200, "text/plain; charset=utf-8", "ok\n")
+        case "/ready":
+            return server.isDraining
+                ? (503, "text/plain; charset=utf-8", "draining\n")
+                : (200, "text/plain; charset=utf-8", "ready\n")
+        case "/routes":
+            return (200, "application/json", AdminDocuments.routes(server.currentSnapshot) + "\n")
+        case "/metrics":
+            return (200, "text/plain; version=0.0.4; charset=utf-8",
+                    AdminDocuments.metrics(stats: server.workerStats, snapshot: server.currentSnapshot,
+                                           reloads: server.reloads.load(ordering: .relaxed),
+                                           reloadFailures: server.reloadFailures.load(ordering: .relaxed),
+                                           draining: server.isDraining))
+        default:
+            return (404, "text/plain; charset=utf-8", "not found; try /healthz, /ready, /routes or /metrics\n")
+        }
+    }
+}
+
+/// One admin client connection: request in, response out, keep-alive.
+final class AdminConnection: EventHandler {
+    private let fd: Int32
+    private unowned let admin: AdminServer
+    private let loop: EventLoop
+    private var slot: Slot = .invalid
+    private var input: [UInt8] = []
+    private var output: [UInt8] = []
+    private var closeAfterWrite = false
+    private var scanHint = 0
+    private static let idleMilliseconds: Int64 = 30_000
+
+    init(fd: Int32, admin: AdminServer, loop: EventLoop) {
+        self.fd = fd
+        self.admin = admin
+        self.loop = loop
+    }
+
+    func start() -> Bool {
+        guard let registered = try? loop.register(fd, handler: self) else {
+            Syscall.close(fd)
+            return false
+        }
+        slot = registered
+        loop.setTimer(slot, deadline: loop.now + AdminConnection.idleMilliseconds)
+        return true
+    }
+
+    func handleEvents(_ events: UInt32) {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while output.isEmpty {
+            let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
+            guard let result else { close(); return }
+            guard case .done(let count) = result else { break }
+            if count == 0 { close(); return }
+            input.append(contentsOf: chunk[0..<count])
+            if input.count > 64 * 1024 { close(); return }
+            if !processRequest() { break }
+        }
+        flush()
+    }
+
+    /// Parses one request from `input`; returns whether a response was produced.
+    private func processRequest() -> Bool {
+        let outcome: (HTTPMethod, String, Bool, Int)?
+        let parsed = input.withUnsafeBytes { raw -> ParseStatus<RequestHead> in
+            RequestHeadParser.parse(raw, into: admin.headers, limits: HTTP1Limits(), scanFrom: &scanHint)
+        }
+        switch parsed {
+        case .incomplete:
+            return false
+        case .invalid(let error):
+            output = Array(render(status: error.status, contentType: "text/plain; charset=utf-8",
+                                  body: "devmesh: \(error.reason)\n", head: false, close: true).utf8)
+            closeAfterWrite = true
+            return true
+        case .complete(let head):
+            outcome = (head.method, head.target.debugString, head.keepAlive, head.headLength)
+        }
+        guard let (method, target, keepAlive, length) = outcome else { return false }
+        scanHint = 0
+        input.removeFirst(length)
+        let answer = admin.respond(method: method, target: target)
+        output = Array(render(status: answer.status, contentType: answer.contentType, body: answer.body,
+                              head: method == .head, close: !keepAlive).utf8)
+        closeAfterWrite = !keepAlive
+        return true
+    }
+
+    private func render(status: Int, contentType: String, body: String, head: Bool, close: Bool) -> String {
+        var text = "HTTP/1.1 \(status) \(SyntheticResponse.reasonPhrase(status))\r\n"
+        text += "content-type: \(contentType)\r\ncontent-length: \(body.utf8.count)\r\n"
+        text += "cache-control: no-store\r\n"
+        if close { text += "connection: close\r\n" }
+        text += "\r\n"
+        if !head { text += body }
+        return text
+    }
+
+    private func flush() {
+        while !output.isEmpty {
+            let result = output.withUnsafeBytes { raw in try? Syscall.send(fd, raw.baseAddress!, raw.count) }
+            guard let result else { close(); return }
+            guard case .done(let sent) = result else { return }
+            output.removeFirst(sent)
+        }
+        if closeAfterWrite {
+            close()
+            return
+        }
+        loop.setTimer(slot, deadline: loop.now + AdminConnection.idleMilliseconds)
+        if !input.isEmpty && processRequest() { flush() }
+    }
+
+    func handleTimer() { close() }
+
+    private func close() {
+        guard slot != .invalid else { return }
+        loop.deregister(slot)
+        slot = .invalid
+        Syscall.close(fd)
+        admin.closed(self)
+    }
+}

@@ -1,0 +1,168 @@
+import DevmeshBytes
+import DevmeshHTTP1
+import DevmeshIO
+import DevmeshRouting
+
+extension HTTP1Session {
+    /// Reads and parses the next request head; on a complete head, routes it and starts the
+    /// exchange. Returns whether anything changed.
+    func advanceHead() -> Bool {
+        if let pending = buffer, !pending.isEmpty {
+            switch parsePendingHead() {
+            case .started, .rejected: return true
+            case .needMore: break
+            }
+        }
+        guard canRead else { return false }
+        if buffer == nil { buffer = worker.buffers.take() }
+        guard makeRoomForHead() else { return true }
+        var current = buffer!
+        let asked = current.freeSpace
+        let result: IOResult<Int>
+        do {
+            result = try Syscall.read(fd, current.base + current.end, asked)
+        } catch {
+            close()
+            return false
+        }
+        switch result {
+        case .wouldBlock:
+            canRead = false
+            releaseBufferIfEmpty()
+            return false
+        case .done(0):
+            // The client closed. Between requests that is the normal end of a keep-alive
+            // connection; in the middle of a head it is an abandoned request.
+            close()
+            return false
+        case .done(let count):
+            if count < asked { canRead = false }
+            current.end += count
+            buffer = current
+            if headStartedAt == 0 { headStartedAt = worker.loop.now }
+            return true
+        }
+    }
+
+    private enum HeadOutcome { case started, rejected, needMore }
+
+    /// Makes sure the buffer has free space for the rest of a head: compacts a pipelined partial
+    /// head to the front, or moves a head that outgrew a chunk into a large buffer. Returns false
+    /// when the head cannot grow any more (answered with 431).
+    private func makeRoomForHead() -> Bool {
+        var current = buffer!
+        guard current.freeSpace == 0 else { return true }
+        let headroom = worker.buffers.headroom
+        if current.start > headroom {
+            let count = current.count
+            (current.base + headroom).copyMemory(from: current.base + current.start, byteCount: count)
+            current.start = headroom
+            current.end = headroom + count
+            headScanHint = 0
+            buffer = current
+            return true
+        }
+        if current.capacity < worker.buffers.largeSize {
+            buffer = worker.buffers.enlarge(current)
+            headScanHint = 0
+            return true
+        }
+        reject(.headTooLarge)
+        return false
+    }
+
+    private func parsePendingHead() -> HeadOutcome {
+        let current = buffer!
+        let limits = worker.snapshot.configuration.http1
+        let headers = worker.requestHeaders
+        switch RequestHeadParser.parse(current.validBytes, into: headers, limits: limits, scanFrom: &headScanHint) {
+        case .incomplete:
+            return .needMore
+        case .invalid(let error):
+            reject(error)
+            return .rejected
+        case .complete(let head):
+            headScanHint = 0
+            beginExchange(head)
+            return .started
+        }
+    }
+
+    /// Answers a malformed request and closes: after a framing error the connection's byte
+    /// stream can no longer be trusted.
+    func reject(_ error: HTTP1Error) {
+        worker.stats.rejectedRequests[String(describing: error.slug), default: 0] &+= 1
+        respondLocally(status: error.status, message: error.reason, close: true)
+    }
+
+    /// Routes a complete request head, rewrites it in place for the upstream, and starts
+    /// acquiring an upstream connection.
+    private func beginExchange(_ head: RequestHead) {
+        let snapshot = worker.snapshot
+        var current = buffer!
+        let headStart = current.start
+        let headEnd = headStart + head.headLength
+        let headers = worker.requestHeaders
+
+        exchange = Exchange()
+        exchange.method = head.method
+        exchange.isIdempotent = head.isIdempotent
+        exchange.clientVersionMinor = head.versionMinor
+        exchange.clientKeepAlive = head.keepAlive && !clientHalfClosed
+        exchange.upgradeRequested = head.upgrade
+        exchange.startedAt = worker.loop.now
+        exchange.lastProgressAt = worker.loop.now
+        exchange.snapshotVersion = snapshot.version
+        exchange.requestFramer = BodyFramer(request: head.framing)
+        headStartedAt = 0
+        // Until the head is rewritten for forwarding, a local answer consumes the request head
+        // (and keeps pipelined bytes after it).
+        current.start = headEnd
+        buffer = current
+
+        if head.method == .connect {
+            // A reverse proxy has no business opening tunnels to arbitrary authorities.
+            respondLocally(status: 405, message: "CONNECT is not supported", close: true)
+            return
+        }
+
+        // Service by Host (gateway mode), then the routing key.
+        let fields = headers.fields
+        let host = head.hostIndex >= 0 ? fields[head.hostIndex].value : UnsafeRawBufferPointer(start: nil, count: 0)
+        guard let service = snapshot.table.service(forHost: host) else {
+            let hostText = host.debugString
+            respondLocally(status: 404, message: "no service for host \"\(hostText.prefix(256))\"",
+                           close: head.framing != .none || !exchange.clientKeepAlive)
+            return
+        }
+        let candidates = worker.candidates
+        candidates.reset()
+        snapshot.table.extractor.extract(from: fields, into: candidates)
+        let decision = snapshot.table.resolve(service: service, candidates: candidates)
+        exchange.destination = Int32(decision.destination)
+        exchange.isSandbox = decision.isSandbox
+        if worker.accessLog != nil {
+            logRecord.capture(head: head, headers: headers, candidates: candidates,
+                              winningCandidate: decision.candidateIndex)
+        }
+
+        // Forward the head as it came, minus hop-by-hop lines (moved in place, body untouched).
+        guard let newStart = HeadRewriter.removeHopByHop(base: current.base, headStart: headStart,
+                                                         headEnd: headEnd, lowestStart: 0,
+                                                         headers: headers, insert: nil) else {
+            respondLocally(status: 500, message: "cannot rewrite request head", close: true)
+            return
+        }
+        current.start = newStart
+        buffer = current
+        exchange.requestStart = newStart
+        exchange.forwardStart = newStart
+        exchange.forwardEnd = headEnd
+        frameRequestBody(from: headEnd)
+        guard phase != .respondingLocally else { return }
+
+        exchange.endpointCursor = worker.roundRobin[Int(exchange.destination)]
+        worker.roundRobin[Int(exchange.destination)] &+= 1
+        acquireUpstream()
+    }
+}

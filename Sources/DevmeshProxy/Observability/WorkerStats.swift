@@ -1,0 +1,128 @@
+/// Why an upstream exchange failed. One list, used for metrics labels, access-log fields and the
+/// mapping to a downstream status (`ProxyFailure.status`).
+public enum UpstreamFailure: Int, CaseIterable, Sendable {
+    case connectRefused
+    case connectTimeout
+    case connectError
+    case noEndpoint
+    case poolExhausted
+    case reset
+    case closedEarly
+    case malformedResponse
+    case responseTimeout
+    case streamIdleTimeout
+
+    /// The Prometheus label / access-log slug.
+    public var slug: StaticString {
+        switch self {
+        case .connectRefused: "connect_refused"
+        case .connectTimeout: "connect_timeout"
+        case .connectError: "connect_error"
+        case .noEndpoint: "no_endpoint"
+        case .poolExhausted: "pool_exhausted"
+        case .reset: "reset"
+        case .closedEarly: "closed_early"
+        case .malformedResponse: "malformed_response"
+        case .responseTimeout: "response_timeout"
+        case .streamIdleTimeout: "stream_idle_timeout"
+        }
+    }
+
+    /// The status sent downstream when nothing of the response has been sent yet.
+    /// refused / reset / malformed → 502 (the upstream misbehaved); no endpoint or our own
+    /// connection cap → 503 (unavailable, try later); timeouts → 504.
+    public var status: Int {
+        switch self {
+        case .connectRefused, .connectError, .reset, .closedEarly, .malformedResponse: 502
+        case .noEndpoint, .poolExhausted: 503
+        case .connectTimeout, .responseTimeout, .streamIdleTimeout: 504
+        }
+    }
+
+    /// Whether the failure happened before the request could have reached the application, so
+    /// that another endpoint (or the fallback destination) may be tried.
+    public var isConnectPhase: Bool {
+        switch self {
+        case .connectRefused, .connectTimeout, .connectError, .noEndpoint, .poolExhausted: true
+        default: false
+        }
+    }
+
+    public var explanation: String {
+        switch self {
+        case .connectRefused: "connection refused"
+        case .connectTimeout: "connect timed out"
+        case .connectError: "connect failed"
+        case .noEndpoint: "no endpoint available"
+        case .poolExhausted: "too many upstream connections"
+        case .reset: "connection reset by upstream"
+        case .closedEarly: "upstream closed the connection before responding"
+        case .malformedResponse: "malformed response from upstream"
+        case .responseTimeout: "upstream did not respond in time"
+        case .streamIdleTimeout: "upstream stalled"
+        }
+    }
+}
+
+/// Per-worker counters: plain integers written only by the worker thread (no atomics on the
+/// request path). The worker copies them into its `WorkerControl` every publish interval; the
+/// admin endpoint sums the copies.
+public struct WorkerStats: Sendable {
+    public static let routeKinds = 2          // 0 baseline, 1 sandbox
+    public static let statusClasses = 5       // 1xx…5xx
+
+    /// requests[routeKind * 5 + statusClass - 1]
+    public var requests = [UInt64](repeating: 0, count: routeKinds * statusClasses)
+    /// Requests answered by devmesh itself before routing (malformed, 404 no service, overload).
+    public var localResponses = [UInt64](repeating: 0, count: statusClasses)
+    public var upstreamFailures = [UInt64](repeating: 0, count: UpstreamFailure.allCases.count)
+    /// Malformed requests by HTTP/1 error slug index (see `HTTP1Error`).
+    public var rejectedRequests: [String: UInt64] = [:]
+    public var downstreamOpen = 0
+    public var downstreamAccepted: UInt64 = 0
+    public var downstreamRejectedOverLimit: UInt64 = 0
+    public var acceptErrors: UInt64 = 0
+    public var upstreamOpen = 0
+    public var upstreamConnects: UInt64 = 0
+    public var upstreamReused: UInt64 = 0
+    public var upstreamRetries: UInt64 = 0
+    public var fallbacks: UInt64 = 0
+    public var headTimeouts: UInt64 = 0
+    public var tableVersion: UInt64 = 0
+    public var buffersInUse = 0
+    public var bufferBytesReserved = 0
+
+    public init() {}
+
+    @inline(__always)
+    public mutating func countRequest(sandbox: Bool, status: Int) {
+        let statusClass = min(max(status / 100, 1), 5)
+        requests[(sandbox ? 1 : 0) * WorkerStats.statusClasses + statusClass - 1] &+= 1
+    }
+
+    @inline(__always)
+    public mutating func countLocalResponse(status: Int) {
+        localResponses[min(max(status / 100, 1), 5) - 1] &+= 1
+    }
+
+    /// Adds another worker's counters (gauges add too: open connections are per worker).
+    public mutating func add(_ other: WorkerStats) {
+        for index in requests.indices { requests[index] &+= other.requests[index] }
+        for index in localResponses.indices { localResponses[index] &+= other.localResponses[index] }
+        for index in upstreamFailures.indices { upstreamFailures[index] &+= other.upstreamFailures[index] }
+        for (slug, count) in other.rejectedRequests { rejectedRequests[slug, default: 0] &+= count }
+        downstreamOpen += other.downstreamOpen
+        downstreamAccepted &+= other.downstreamAccepted
+        downstreamRejectedOverLimit &+= other.downstreamRejectedOverLimit
+        acceptErrors &+= other.acceptErrors
+        upstreamOpen += other.upstreamOpen
+        upstreamConnects &+= other.upstreamConnects
+        upstreamReused &+= other.upstreamReused
+        upstreamRetries &+= other.upstreamRetries
+        fallbacks &+= other.fallbacks
+        headTimeouts &+= other.headTimeouts
+        tableVersion = max(tableVersion, other.tableVersion)
+        buffersInUse += other.buffersInUse
+        bufferBytesReserved += other.bufferBytesReserved
+    }
+}

@@ -1,0 +1,283 @@
+import DevmeshConfig
+import DevmeshIO
+import Glibc
+import Synchronization
+
+/// Starts the workers and runs the control thread: signals, configuration reloads, the admin
+/// listener and draining. The control thread never touches the request path; it publishes
+/// route snapshots and drain requests, and reads the workers' published counters.
+public final class ProxyServer {
+    private let options: QuickStartOptions
+    private var configPath: String? { options.configPath }
+    private var configuration: ProxyConfiguration
+    private let snapshots: SnapshotBox
+    private var controls: [WorkerControl] = []
+    private var threads: [PosixThread] = []
+    private let loop: EventLoop
+    private let controlWaker: LoopWaker
+    private var signalFD: Int32 = -1
+    private var admin: AdminServer?
+    private var draining = false
+    private var drainDeadline: Int64 = 0
+    private var configFileState: FileState?
+    private var nextVersion: UInt64 = 2
+    let reloads = Atomic<UInt64>(0)
+    let reloadFailures = Atomic<UInt64>(0)
+    private var tasks: [PeriodicTask] = []
+
+    /// Builds the first snapshot (resolving every upstream address). Throws a message for the
+    /// operator when the configuration cannot be served. `options` are the command-line flags the
+    /// configuration came from: a reload re-reads the file through them, so that the flags that
+    /// override the file keep doing so.
+    public init(configuration: ProxyConfiguration, options: QuickStartOptions) throws(SnapshotError) {
+        self.configuration = configuration
+        self.options = options
+        snapshots = SnapshotBox(try ProxySnapshot.build(configuration, version: 1))
+        do {
+            controlWaker = try LoopWaker.make()
+            loop = try EventLoop(waker: controlWaker)
+        } catch {
+            throw SnapshotError(message: "cannot create the control event loop: \(error)")
+        }
+        if let configPath = options.configPath { configFileState = FileState(path: configPath) }
+    }
+
+    /// Binds, starts the workers and serves until drained. Returns the process exit status.
+    public func run() -> Int32 {
+        Signals.ignorePipe()
+        do {
+            // Block the signals before any thread starts, so that only the signalfd sees them.
+            signalFD = try Signals.makeSignalFD(for: [SIGTERM, SIGINT, SIGHUP])
+        } catch {
+            Log.error("cannot set up signal handling: \(error)")
+            return 1
+        }
+        let workerCount = max(1, configuration.workers ?? PosixThread.availableCores)
+        let listenerFDs: [[Int32]]
+        do {
+            listenerFDs = try bindListeners(workers: workerCount)
+            if let address = configuration.admin {
+                admin = try AdminServer(loop: loop, address: address, server: self)
+            }
+        } catch {
+            Log.error("\(error)")
+            return 1
+        }
+        for fds in listenerFDs.first ?? [] {
+            if let address = try? Syscall.localAddress(fds) { Log.info("listening on \(address)") }
+        }
+        if let admin { Log.info("admin on \(admin.address)") }
+        startWorkers(count: workerCount, listenerFDs: listenerFDs)
+        watchSignalsAndFiles()
+        loop.onWakeUp = { [unowned self] in self.checkDrainProgress() }
+        loop.run()
+        for thread in threads { thread.join() }
+        return 0
+    }
+
+    // MARK: Listeners and workers
+
+    /// One SO_REUSEPORT socket per worker per listen address. With port 0 the first bind picks
+    /// the port and the other workers bind that same port.
+    private func bindListeners(workers: Int) throws(ServerError) -> [[Int32]] {
+        var perWorker = [[Int32]](repeating: [], count: workers)
+        for listen in configuration.listeners {
+            var address: SocketAddress
+            do {
+                address = try SocketAddress.resolve(host: listen.host, port: listen.port)
+            } catch {
+                throw ServerError(message: "listener \(listen): \(error)")
+            }
+            for worker in 0..<workers {
+                do {
+                    let fd = try Sockets.listen(on: address, reusePort: true)
+                    if worker == 0 && address.port == 0 { address = try Syscall.localAddress(fd) }
+                    perWorker[worker].append(fd)
+                } catch {
+                    throw ServerError(message: "cannot listen on \(address): \(error)")
+                }
+            }
+        }
+        return perWorker
+    }
+
+    private func startWorkers(count: Int, listenerFDs: [[Int32]]) {
+        let snapshots = self.snapshots
+        let controlWaker = self.controlWaker
+        for index in 0..<count {
+            let waker: LoopWaker
+            do {
+                waker = try LoopWaker.make()
+            } catch {
+                fatalError("devmesh: cannot create a worker eventfd: \(error)")
+            }
+            let control = WorkerControl(id: index, waker: waker)
+            controls.append(control)
+            let fds = listenerFDs[index]
+            threads.append(PosixThread.start(name: "devmesh-w\(index)") {
+                do {
+                    let loop = try EventLoop(waker: waker)
+                    let worker = try Worker(control: control, loop: loop, snapshots: snapshots, listenerFDs: fds)
+                    worker.run()
+                } catch {
+                    fatalError("devmesh: worker \(index) failed to start: \(error)")
+                }
+                controlWaker.wake()
+            })
+        }
+    }
+
+    // MARK: Signals, reloads, drain
+
+    private func watchSignalsAndFiles() {
+        let handler = SignalHandler(fd: signalFD) { [unowned self] signal in self.handle(signal: signal) }
+        do {
+            _ = try loop.register(signalFD, handler: handler)
+        } catch {
+            Log.error("cannot watch signals: \(error)")
+        }
+        signalHandler = handler
+        if configPath != nil {
+            tasks.append(PeriodicTask(loop: loop, intervalMilliseconds: 1000) { [unowned self] in
+                self.checkConfigFile()
+            })
+        }
+    }
+    private var signalHandler: SignalHandler?
+
+    private func handle(signal: Int32) {
+        switch signal {
+        case SIGHUP:
+            reload(reason: "SIGHUP")
+        case SIGTERM, SIGINT:
+            if draining {
+                Log.info("second signal: exiting now")
+                exit(1)
+            }
+            beginDrain()
+        default:
+            break
+        }
+    }
+
+    private func beginDrain() {
+        draining = true
+        let timeout = configuration.drainTimeout.value
+        Log.info("draining: no new connections; in-flight requests have \(timeout) ms to finish")
+        drainDeadline = loop.now + timeout
+        for control in controls { control.requestDrain() }
+        tasks.append(PeriodicTask(loop: loop, intervalMilliseconds: 50) { [unowned self] in
+            self.checkDrainProgress()
+        })
+    }
+
+    private func checkDrainProgress() {
+        guard draining else { return }
+        if controls.allSatisfy({ $0.finished.load(ordering: .acquiring) }) {
+            Log.info("drained; exiting")
+            loop.stop()
+        } else if loop.now >= drainDeadline {
+            let open = controls.reduce(0) { $0 + $1.stats.downstreamOpen }
+            Log.warning("drain timeout reached with \(open) connection(s) still open; exiting")
+            exit(0)
+        }
+    }
+
+    var isDraining: Bool { draining }
+
+    private func checkConfigFile() {
+        guard let path = configPath else { return }
+        let current = FileState(path: path)
+        if current != configFileState {
+            configFileState = current
+            reload(reason: "change of \(path)")
+        }
+    }
+
+    /// Loads the configuration file, builds a snapshot and publishes it. Anything invalid is
+    /// refused whole and the table in force keeps serving.
+    private func reload(reason: String) {
+        guard let path = configPath else {
+            Log.warning("\(reason): nothing to reload (no --config file)")
+            return
+        }
+        configFileState = FileState(path: path)
+        let next: ProxyConfiguration
+        do {
+            next = try options.makeConfiguration()
+        } catch {
+            reloadFailures.add(1, ordering: .relaxed)
+            Log.error("reload (\(reason)) refused, keeping the current table: \(error)")
+            return
+        }
+        let needRestart = restartRequiredChanges(from: configuration, to: next)
+        if !needRestart.isEmpty {
+            Log.warning("reload: changes to \(needRestart.joined(separator: ", ")) need a restart; applying the rest")
+        }
+        let snapshot: ProxySnapshot
+        do {
+            snapshot = try ProxySnapshot.build(next, version: nextVersion)
+        } catch {
+            reloadFailures.add(1, ordering: .relaxed)
+            Log.error("reload (\(reason)) refused, keeping the current table: \(error)")
+            return
+        }
+        nextVersion += 1
+        configuration = next
+        snapshots.publish(snapshot)
+        for control in controls { control.waker.wake() }
+        reloads.add(1, ordering: .relaxed)
+        Log.info("reloaded (\(reason)): route table version \(snapshot.version)")
+    }
+
+    // MARK: For the admin endpoint
+
+    var currentSnapshot: ProxySnapshot { snapshots.load() }
+
+    var workerStats: WorkerStats {
+        var total = WorkerStats()
+        for control in controls { total.add(control.stats) }
+        return total
+    }
+}
+
+struct ServerError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// Identity of a file for change detection (content replaced, symlink swapped, touched).
+struct FileState: Equatable {
+    var device: UInt64 = 0
+    var inode: UInt64 = 0
+    var size: Int64 = 0
+    var modifiedSeconds: Int = 0
+    var modifiedNanoseconds: Int = 0
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modifiedSeconds = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
+    }
+}
+
+/// Reads signals from the signalfd on the control loop.
+final class SignalHandler: EventHandler {
+    private let fd: Int32
+    private let onSignal: (Int32) -> Void
+
+    init(fd: Int32, onSignal: @escaping (Int32) -> Void) {
+        self.fd = fd
+        self.onSignal = onSignal
+    }
+
+    func handleEvents(_ events: UInt32) {
+        while let signal = Signals.readSignal(fd) { onSignal(signal) }
+    }
+
+    func handleTimer() {}
+}

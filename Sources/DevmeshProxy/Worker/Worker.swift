@@ -1,0 +1,183 @@
+import DevmeshConfig
+import DevmeshHTTP1
+import DevmeshIO
+import DevmeshRouting
+import Synchronization
+
+/// One worker: one thread, one epoll loop, its own listeners, downstream sessions, upstream pools,
+/// buffers and counters. Nothing here is shared with other workers; the only cross-thread inputs
+/// are the route snapshot and the drain flag (both behind `WorkerControl`/`SnapshotBox`, read
+/// when the loop is woken).
+final class Worker {
+    let control: WorkerControl
+    let loop: EventLoop
+    let buffers: BufferPool
+    private let snapshots: SnapshotBox
+    private(set) var snapshot: ProxySnapshot
+    var stats = WorkerStats()
+
+    /// Upstream pools of the current snapshot, indexed by endpoint id.
+    private(set) var pools: [UpstreamPool] = []
+    /// Round-robin cursor per destination id of the current snapshot.
+    var roundRobin: [UInt32] = []
+
+    /// Scratch storage reused by every request and response on this worker: a head is parsed,
+    /// routed and rewritten in one go, so the parsed fields never outlive one call.
+    let requestHeaders: HeaderStorage
+    let responseHeaders: HeaderStorage
+    let candidates: RoutingKeyCandidates
+    let accessLog: AccessLogWriter?
+
+    private var listeners: [Listener] = []
+    /// Open downstream sessions (for drain); each session knows its index here.
+    private var sessions: [HTTP1Session] = []
+    private(set) var draining = false
+    private var statsTimer: PeriodicTask?
+    private static let publishIntervalMilliseconds: Int64 = 100
+
+    init(control: WorkerControl, loop: EventLoop, snapshots: SnapshotBox, listenerFDs: [Int32]) throws(Errno) {
+        self.control = control
+        self.loop = loop
+        self.snapshots = snapshots
+        let snapshot = snapshots.load()
+        self.snapshot = snapshot
+        let configuration = snapshot.configuration
+        buffers = BufferPool(largeSize: configuration.http1.maxHeadBytes + 1024)
+        requestHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
+        responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
+        candidates = RoutingKeyCandidates()
+        accessLog = AccessLogWriter(target: configuration.accessLog)
+        adopt(snapshot)
+        for fd in listenerFDs {
+            listeners.append(try Listener(worker: self, fd: fd))
+        }
+        loop.onWakeUp = { [unowned self] in self.handleWakeUp() }
+        statsTimer = PeriodicTask(loop: loop, intervalMilliseconds: Worker.publishIntervalMilliseconds) { [unowned self] in
+            self.publishStats()
+        }
+    }
+
+    /// The thread body.
+    func run() {
+        loop.run()
+        accessLog?.flush()
+        publishStats()
+        control.finished.store(true, ordering: .releasing)
+    }
+
+    // MARK: Connections
+
+    func adoptDownstream(_ fd: Int32) {
+        stats.downstreamAccepted &+= 1
+        if sessions.count >= snapshot.configuration.limits.maxConnectionsPerWorker || draining {
+            stats.downstreamRejectedOverLimit &+= 1
+            HTTP1Session.rejectOverloaded(fd)
+            return
+        }
+        Sockets.setNoDelay(fd)
+        let session = HTTP1Session(worker: self, fd: fd)
+        do {
+            try session.start()
+        } catch {
+            Syscall.close(fd)
+            return
+        }
+        session.registryIndex = sessions.count
+        sessions.append(session)
+        stats.downstreamOpen = sessions.count
+    }
+
+    func sessionClosed(_ session: HTTP1Session) {
+        let index = session.registryIndex
+        guard index >= 0, index < sessions.count, sessions[index] === session else { return }
+        let last = sessions.removeLast()
+        if index < sessions.count {
+            sessions[index] = last
+            last.registryIndex = index
+        }
+        session.registryIndex = -1
+        stats.downstreamOpen = sessions.count
+        if draining && sessions.isEmpty { loop.stop() }
+    }
+
+    /// The pool for `endpoint` of the current snapshot.
+    @inline(__always)
+    func pool(_ endpoint: Int32) -> UpstreamPool { pools[Int(endpoint)] }
+
+    // MARK: Cross-thread input
+
+    private func handleWakeUp() {
+        if snapshots.version != snapshot.version {
+            adopt(snapshots.load())
+        }
+        if control.drainRequested.load(ordering: .acquiring) && !draining {
+            beginDrain()
+        }
+    }
+
+    /// Switches to a new snapshot: pools of addresses still present carry over (with their idle
+    /// connections); pools of addresses that left the table are retired and their idle
+    /// connections closed, so keep-alive reuse never serves a stale route. Busy connections to a
+    /// retired pool finish their exchange and are closed instead of parked.
+    private func adopt(_ next: ProxySnapshot) {
+        var previous: [SocketAddress: UpstreamPool] = [:]
+        for pool in pools { previous[pool.address] = pool }
+        var adopted: [UpstreamPool] = []
+        adopted.reserveCapacity(next.endpointAddresses.count)
+        for (index, address) in next.endpointAddresses.enumerated() {
+            adopted.append(previous.removeValue(forKey: address)
+                           ?? UpstreamPool(address: address, name: next.endpointNames[index]))
+        }
+        for gone in previous.values {
+            for connection in gone.retire() { connection.close() }
+        }
+        pools = adopted
+        roundRobin = [UInt32](repeating: 0, count: next.table.destinations.count)
+        snapshot = next
+        stats.tableVersion = next.version
+    }
+
+    /// Stops accepting, closes idle connections, and lets busy ones finish; the loop stops when
+    /// the last session closes.
+    private func beginDrain() {
+        draining = true
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
+        for session in sessions { session.drain() }
+        for pool in pools {
+            for connection in pool.retire() { connection.close() }
+        }
+        if sessions.isEmpty { loop.stop() }
+    }
+
+    private func publishStats() {
+        stats.buffersInUse = buffers.chunksInUse + buffers.largeInUse
+        stats.bufferBytesReserved = buffers.reservedBytes
+        let copy = stats
+        control.publishedStats.withLock { $0 = copy }
+        accessLog?.flush()
+    }
+}
+
+/// A callback every `interval` on a loop, driven by a timer-only slot.
+final class PeriodicTask: EventHandler {
+    private let loop: EventLoop
+    private let interval: Int64
+    private let body: () -> Void
+    private var slot: Slot = .invalid
+
+    init(loop: EventLoop, intervalMilliseconds: Int64, body: @escaping () -> Void) {
+        self.loop = loop
+        self.interval = intervalMilliseconds
+        self.body = body
+        slot = loop.registerTimerOnly(handler: self)
+        loop.setTimer(slot, deadline: loop.now + interval)
+    }
+
+    func handleEvents(_ events: UInt32) {}
+
+    func handleTimer() {
+        body()
+        loop.setTimer(slot, deadline: loop.now + interval)
+    }
+}

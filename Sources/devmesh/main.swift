@@ -1,1 +1,0 @@
-print("devmesh: not wired yet")

@@ -8,6 +8,9 @@ struct CompiledNameList: Sendable {
     private let bytes: [UInt8]
     /// `offsets[i]..<offsets[i + 1]` is name `i`.
     private let offsets: [Int]
+    /// Bit `n` set when some name is `n` bytes long (n < 63); bit 63 stands for every longer
+    /// length. Most list members (`userId`, `isProduction`) are rejected by this one test.
+    private let lengths: UInt64
 
     /// - Parameter foldCase: store the names ASCII-lower-cased, for lists that are matched
     ///   against header names (which are case-insensitive on HTTP/1.1, RFC 9110 §5.1).
@@ -20,6 +23,12 @@ struct CompiledNameList: Sendable {
         }
         self.bytes = bytes
         self.offsets = offsets
+        lengths = zip(offsets, offsets.dropFirst()).reduce(0) { $0 | Self.lengthBit($1.1 - $1.0) }
+    }
+
+    @inline(__always)
+    private static func lengthBit(_ length: Int) -> UInt64 {
+        1 << UInt64(min(length, 63))
     }
 
     var count: Int { offsets.count - 1 }
@@ -38,7 +47,8 @@ struct CompiledNameList: Sendable {
     /// the W3C specs define no case folding for them).
     @inline(__always)
     func indexOfExact(_ candidate: UnsafeRawBufferPointer) -> Int? {
-        bytes.withUnsafeBytes { store in
+        guard lengths & Self.lengthBit(candidate.count) != 0 else { return nil }
+        return bytes.withUnsafeBytes { store in
             for index in 0..<count {
                 let name = store.slice(offsets[index]..<offsets[index + 1])
                 if ByteCompare.equal(name, candidate) { return index }
@@ -51,7 +61,8 @@ struct CompiledNameList: Sendable {
     /// must have been built with `foldCase: true`).
     @inline(__always)
     func indexOfCaseInsensitive(_ candidate: UnsafeRawBufferPointer) -> Int? {
-        bytes.withUnsafeBytes { store in
+        guard lengths & Self.lengthBit(candidate.count) != 0 else { return nil }
+        return bytes.withUnsafeBytes { store in
             for index in 0..<count {
                 let name = store.slice(offsets[index]..<offsets[index + 1])
                 if ASCII.equalsCaseInsensitive(candidate, lowercased: name) { return index }

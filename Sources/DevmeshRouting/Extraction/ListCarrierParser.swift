@@ -16,16 +16,16 @@ enum ListCarrierParser {
     static func baggage(_ value: UnsafeRawBufferPointer, keyNames: CompiledNameList,
                         membersSoFar: inout Int, into candidates: RoutingKeyCandidates) {
         var members = MemberCursor(value)
-        while let rawMember = members.next() {
-            let member = rawMember.trimmingOWS()
-            if member.isEmpty { continue }
+        while let member = members.next() {
+            // A member holding `=` is not empty; only the others need the whitespace check.
+            if member.equals == nil, member.bytes.trimmingOWS().isEmpty { continue }
             membersSoFar += 1
             guard membersSoFar <= RoutingKeyExtractor.maxBaggageMembers else { return }
-            let keyAndValue = member.firstIndex(ofByte: UInt8(ascii: ";")).map { member.slice(0..<$0) } ?? member
-            guard let equals = keyAndValue.firstIndex(ofByte: UInt8(ascii: "=")),
-                  let position = keyNames.indexOfExact(keyAndValue.slice(0..<equals).trimmingOWS())
+            guard let equals = member.equals,
+                  let position = keyNames.indexOfExact(member.bytes.slice(0..<equals).trimmingOWS())
             else { continue }
-            candidates.offer(keyAndValue.slice(equals + 1..<keyAndValue.count).trimmingOWS(),
+            let valueEnd = member.semicolon ?? member.bytes.count
+            candidates.offer(member.bytes.slice(equals + 1..<valueEnd).trimmingOWS(),
                              escapes: .percentDecode, carrier: .baggage, position: position)
         }
     }
@@ -39,10 +39,11 @@ enum ListCarrierParser {
                            membersSoFar: inout Int, into candidates: RoutingKeyCandidates) {
         var members = MemberCursor(value)
         while let rawMember = members.next() {
-            let member = rawMember.trimmingOWS()
+            let member = rawMember.bytes.trimmingOWS()
             if member.isEmpty { continue }
             membersSoFar += 1
             guard membersSoFar <= RoutingKeyExtractor.maxTracestateMembers else { return }
+            // Keys are tokens, so a `;` before the first `=` already rules the member out.
             guard let equals = member.firstIndex(ofByte: UInt8(ascii: "=")),
                   let position = keyNames.indexOfExact(member.slice(0..<equals))
             else { continue }
@@ -57,17 +58,29 @@ enum ListCarrierParser {
                               into candidates: RoutingKeyCandidates) {
         var members = MemberCursor(value)
         while let member = members.next() {
-            guard let equals = member.firstIndex(ofByte: UInt8(ascii: "=")),
-                  let position = keyNames.indexOfExact(member.slice(0..<equals).trimmingOWS())
+            // `equals` is the first `=` unless a `;` comes first, and then the key (which would
+            // contain the `;`) cannot be a token anyway.
+            guard let equals = member.equals,
+                  let position = keyNames.indexOfExact(member.bytes.slice(0..<equals).trimmingOWS())
             else { continue }
-            candidates.offer(member.slice(equals + 1..<member.count).trimmingOWS(),
+            candidates.offer(member.bytes.slice(equals + 1..<member.bytes.count).trimmingOWS(),
                              escapes: .percentDecode, carrier: .jaegerBaggage, position: position)
         }
     }
 }
 
-/// Walks the `,`-separated members of one header line without copying. Members are returned
-/// untrimmed; empty ones (`,,`) are returned too and skipped by the caller.
+/// One `,`-separated member of a list header, with the separators found while scanning it.
+struct ListMember {
+    /// The member, untrimmed (possibly empty or whitespace only).
+    var bytes: UnsafeRawBufferPointer
+    /// Offset in `bytes` of the first `=` that comes before any `;`.
+    var equals: Int?
+    /// Offset in `bytes` of the first `;` (W3C baggage properties start there).
+    var semicolon: Int?
+}
+
+/// Walks the members of one header line without copying, finding the member's end, its
+/// first `=` and its first `;` in a single pass over the bytes.
 struct MemberCursor {
     private let line: UnsafeRawBufferPointer
     private var start = 0
@@ -78,12 +91,31 @@ struct MemberCursor {
     }
 
     @inline(__always)
-    mutating func next() -> UnsafeRawBufferPointer? {
+    mutating func next() -> ListMember? {
         guard !finished else { return nil }
-        var end = start
-        while end < line.count, line[end] != UInt8(ascii: ",") { end += 1 }
-        let member = line.slice(start..<end)
-        if end == line.count { finished = true } else { start = end + 1 }
+        // `,` 0x2C, `;` 0x3B and `=` 0x3D are all below 0x40, so most bytes (letters) are
+        // passed over by one comparison, the rest by one mask test.
+        let separators: UInt64 = 1 << 0x2C | 1 << 0x3B | 1 << 0x3D
+        var equals = -1
+        var semicolon = -1
+        var index = start
+        let count = line.count
+        while index < count {
+            let byte = line[index]
+            if byte < 0x40, (separators >> UInt64(byte)) & 1 != 0 {
+                if byte == UInt8(ascii: ",") { break }
+                if byte == UInt8(ascii: ";") {
+                    if semicolon < 0 { semicolon = index }
+                } else if equals < 0, semicolon < 0 {
+                    equals = index
+                }
+            }
+            index += 1
+        }
+        let member = ListMember(bytes: line.slice(start..<index),
+                                equals: equals < 0 ? nil : equals - start,
+                                semicolon: semicolon < 0 ? nil : semicolon - start)
+        if index == count { finished = true } else { start = index + 1 }
         return member
     }
 }

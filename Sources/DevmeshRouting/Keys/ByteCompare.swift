@@ -11,10 +11,19 @@ enum ByteCompare {
     /// True when the two views hold the same bytes (same length, then `memcmp`).
     @inline(__always)
     static func equal(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
-        guard lhs.count == rhs.count else { return false }
+        let count = lhs.count
+        guard count == rhs.count else { return false }
         guard let left = lhs.baseAddress, let right = rhs.baseAddress else { return true }
-        // SAFETY: both views are valid for `lhs.count == rhs.count` bytes.
-        return memcmp(left, right, lhs.count) == 0
+        if count >= 8, count <= 16 {
+            // Most keys and key names are 8–16 bytes: two overlapping word compares instead of
+            // a call to memcmp.
+            // SAFETY: offsets 0 and `count - 8` are in 0...count-8 for both views.
+            return left.loadUnaligned(as: UInt64.self) == right.loadUnaligned(as: UInt64.self)
+                && left.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+                    == right.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+        }
+        // SAFETY: both views are valid for `count` bytes.
+        return memcmp(left, right, count) == 0
     }
 }
 

@@ -43,7 +43,6 @@ enum ListCarrierParser {
             if member.isEmpty { continue }
             membersSoFar += 1
             guard membersSoFar <= RoutingKeyExtractor.maxTracestateMembers else { return }
-            // Keys are tokens, so a `;` before the first `=` already rules the member out.
             guard let equals = member.firstIndex(ofByte: UInt8(ascii: "=")),
                   let position = keyNames.indexOfExact(member.slice(0..<equals))
             else { continue }

@@ -87,7 +87,7 @@ public final class EventLoop {
     /// the loop takes ownership of it.
     public init(waker: LoopWaker? = nil) throws(Errno) {
         epollFD = try Syscall.epollCreate()
-        wakeFD = try waker?.fd ?? Syscall.eventFD()
+        if let waker { wakeFD = waker.fd } else { wakeFD = try Syscall.eventFD() }
         now = EventLoop.monotonicMilliseconds()
         timers = TimerWheel(now: now)
         events = .allocate(capacity: Int(eventCapacity))

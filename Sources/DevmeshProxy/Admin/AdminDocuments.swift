@@ -2,25 +2,10 @@ import DevmeshRouting
 
 /// The bodies of `/routes` (JSON) and `/metrics` (Prometheus text exposition format 0.0.4).
 enum AdminDocuments {
+    /// The table in force, as the routing module describes it (services, routes, carriers,
+    /// version).
     static func routes(_ snapshot: ProxySnapshot) -> String {
-        let routing = snapshot.configuration.routing
-        var services: [String] = []
-        for service in routing.services {
-            let routes = service.routes.map { route in
-                """
-                {"routing_key":\(json(route.routingKey)),"sandbox":\(json(route.sandbox)),\
-                "endpoints":\(json(route.endpoints.map(\.description))),"fallback":\(json(route.fallback.rawValue))}
-                """
-            }
-            services.append("""
-                {"name":\(json(service.name)),"hosts":\(json(service.hosts)),\
-                "baseline":\(json(service.baseline.map(\.description))),"routes":[\(routes.joined(separator: ","))]}
-                """)
-        }
-        return """
-            {"version":\(snapshot.version),"services":[\(services.joined(separator: ","))],\
-            "carriers":{"key_names":\(json(routing.carriers.keyNames)),"custom_headers":\(json(routing.carriers.customHeaders))}}
-            """
+        snapshot.table.describe()
     }
 
     static func metrics(stats: WorkerStats, snapshot: ProxySnapshot, reloads: UInt64, reloadFailures: UInt64,
@@ -85,36 +70,5 @@ enum AdminDocuments {
         family("devmesh_draining", "gauge", "1 while draining after SIGTERM/SIGINT.")
         out += "devmesh_draining \(draining ? 1 : 0)\n"
         return out
-    }
-
-    /// A JSON string literal.
-    static func json(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + String(scalar.value, radix: 16).leftPadded(to: 2)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    static func json(_ list: [String]) -> String {
-        "[" + list.map { json($0) }.joined(separator: ",") + "]"
-    }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

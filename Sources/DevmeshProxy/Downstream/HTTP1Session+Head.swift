@@ -136,7 +136,6 @@ extension HTTP1Session {
             return
         }
         let candidates = worker.candidates
-        candidates.reset()
         snapshot.table.extractor.extract(from: fields, into: candidates)
         let decision = snapshot.table.resolve(service: service, candidates: candidates)
         exchange.destination = Int32(decision.destination)

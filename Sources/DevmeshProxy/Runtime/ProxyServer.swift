@@ -1,5 +1,6 @@
 import DevmeshConfig
 import DevmeshIO
+import DevmeshRouting
 import Glibc
 import Synchronization
 
@@ -10,7 +11,7 @@ public final class ProxyServer {
     private let options: QuickStartOptions
     private var configPath: String? { options.configPath }
     private var configuration: ProxyConfiguration
-    private let snapshots: SnapshotBox
+    private let snapshots: RouteSnapshotBox<ProxySnapshot>
     private var controls: [WorkerControl] = []
     private var threads: [PosixThread] = []
     private let loop: EventLoop
@@ -32,7 +33,7 @@ public final class ProxyServer {
     public init(configuration: ProxyConfiguration, options: QuickStartOptions) throws(SnapshotError) {
         self.configuration = configuration
         self.options = options
-        snapshots = SnapshotBox(try ProxySnapshot.build(configuration, version: 1))
+        snapshots = RouteSnapshotBox(try ProxySnapshot.build(configuration, version: 1))
         do {
             controlWaker = try LoopWaker.make()
             loop = try EventLoop(waker: controlWaker)
@@ -232,7 +233,7 @@ public final class ProxyServer {
 
     // MARK: For the admin endpoint
 
-    var currentSnapshot: ProxySnapshot { snapshots.load() }
+    var currentSnapshot: ProxySnapshot { snapshots.load().snapshot }
 
     var workerStats: WorkerStats {
         var total = WorkerStats()

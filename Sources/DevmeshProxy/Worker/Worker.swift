@@ -12,8 +12,10 @@ final class Worker {
     let control: WorkerControl
     let loop: EventLoop
     let buffers: BufferPool
-    private let snapshots: SnapshotBox
+    private let snapshots: RouteSnapshotBox<ProxySnapshot>
     private(set) var snapshot: ProxySnapshot
+    /// The box version `snapshot` came with.
+    private var snapshotBoxVersion: UInt64
     var stats = WorkerStats()
 
     /// Upstream pools of the current snapshot, indexed by endpoint id.
@@ -35,12 +37,14 @@ final class Worker {
     private var statsTimer: PeriodicTask?
     private static let publishIntervalMilliseconds: Int64 = 100
 
-    init(control: WorkerControl, loop: EventLoop, snapshots: SnapshotBox, listenerFDs: [Int32]) throws(Errno) {
+    init(control: WorkerControl, loop: EventLoop, snapshots: RouteSnapshotBox<ProxySnapshot>,
+         listenerFDs: [Int32]) throws(Errno) {
         self.control = control
         self.loop = loop
         self.snapshots = snapshots
-        let snapshot = snapshots.load()
+        let (snapshot, boxVersion) = snapshots.load()
         self.snapshot = snapshot
+        snapshotBoxVersion = boxVersion
         let configuration = snapshot.configuration
         buffers = BufferPool(largeSize: configuration.http1.maxHeadBytes + 1024)
         requestHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
@@ -107,8 +111,10 @@ final class Worker {
     // MARK: Cross-thread input
 
     private func handleWakeUp() {
-        if snapshots.version != snapshot.version {
-            adopt(snapshots.load())
+        if snapshots.currentVersion() != snapshotBoxVersion {
+            let (next, boxVersion) = snapshots.load()
+            snapshotBoxVersion = boxVersion
+            adopt(next)
         }
         if control.drainRequested.load(ordering: .acquiring) && !draining {
             beginDrain()

@@ -1,0 +1,125 @@
+import DevmeshIO
+import Glibc
+import XCTest
+
+/// The loop over real sockets on loopback: edge-triggered readiness, stale-slot filtering,
+/// timers and cross-thread wake-ups.
+final class EventLoopTests: XCTestCase {
+    final class Recorder: EventHandler {
+        var events: [UInt32] = []
+        var timers = 0
+        var onEvent: ((UInt32) -> Void)?
+        var onTimer: (() -> Void)?
+        func handleEvents(_ events: UInt32) { self.events.append(events); onEvent?(events) }
+        func handleTimer() { timers += 1; onTimer?() }
+    }
+
+    private func socketPair() -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds), 0)
+        return (fds[0], fds[1])
+    }
+
+    func testReadableEdgeIsReportedForData() throws {
+        let loop = try EventLoop()
+        let (left, right) = socketPair()
+        defer { close(left); close(right) }
+        let recorder = Recorder()
+        _ = try loop.register(left, handler: recorder)
+        recorder.onEvent = { events in
+            if events & EventLoop.Events.readable != 0 { loop.stop() }
+        }
+        _ = "ping".withCString { write(right, $0, 4) }
+        loop.run()
+        XCTAssertTrue(recorder.events.contains { $0 & EventLoop.Events.readable != 0 })
+    }
+
+    func testDeregisteredSlotGetsNoEventsAndIsReusedWithANewGeneration() throws {
+        let loop = try EventLoop()
+        let (a1, a2) = socketPair()
+        let (b1, b2) = socketPair()
+        defer { close(a2); close(b1); close(b2) }
+        let first = Recorder()
+        let slotA = try loop.register(a1, handler: first)
+        loop.deregister(slotA)
+        close(a1)
+        let second = Recorder()
+        let slotB = try loop.register(b1, handler: second)
+        XCTAssertEqual(slotA.index, slotB.index, "the freed slot is reused")
+        XCTAssertNotEqual(slotA.generation, slotB.generation)
+        second.onEvent = { _ in loop.stop() }
+        _ = "x".withCString { write(b2, $0, 1) }
+        loop.run()
+        XCTAssertTrue(first.events.isEmpty)
+        XCTAssertFalse(second.events.isEmpty)
+    }
+
+    func testTimerFiresAndCanBeCancelled() throws {
+        let loop = try EventLoop()
+        let fired = Recorder()
+        let cancelled = Recorder()
+        let slot = loop.registerTimerOnly(handler: fired)
+        let other = loop.registerTimerOnly(handler: cancelled)
+        loop.setTimer(slot, deadline: loop.now + 30)
+        loop.setTimer(other, deadline: loop.now + 20)
+        loop.cancelTimer(other)
+        let started = EventLoop.monotonicMilliseconds()
+        fired.onTimer = { loop.stop() }
+        loop.run()
+        XCTAssertEqual(fired.timers, 1)
+        XCTAssertEqual(cancelled.timers, 0)
+        XCTAssertGreaterThanOrEqual(EventLoop.monotonicMilliseconds() - started, 30)
+    }
+
+    func testWakerFromAnotherThread() throws {
+        let waker = try LoopWaker.make()
+        let loop = try EventLoop(waker: waker)
+        var woken = false
+        loop.onWakeUp = {
+            woken = true
+            loop.stop()
+        }
+        let thread = PosixThread.start(name: "waker-test") { waker.wake() }
+        loop.run()
+        thread.join()
+        XCTAssertTrue(woken)
+    }
+
+    func testResumeLaterCallsBackInTheSameIteration() throws {
+        let loop = try EventLoop()
+        let recorder = Recorder()
+        let slot = loop.registerTimerOnly(handler: recorder)
+        recorder.onEvent = { events in
+            XCTAssertEqual(events, EventLoop.Events.resume)
+            loop.stop()
+        }
+        loop.resumeLater(slot)
+        loop.setTimer(slot, deadline: loop.now + 60_000) // would block a minute without the resume
+        loop.run()
+        XCTAssertEqual(recorder.events, [EventLoop.Events.resume])
+    }
+
+    func testListenAcceptConnectOnLoopback() throws {
+        let listenerFD = try Sockets.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: true)
+        defer { close(listenerFD) }
+        let address = try Syscall.localAddress(listenerFD)
+        XCTAssertNotEqual(address.port, 0)
+        let (client, _) = try Sockets.connect(to: address)
+        defer { close(client) }
+        var accepted: Int32 = -1
+        for _ in 0..<1000 {
+            if case .done(let fd) = try Syscall.accept(listenerFD) { accepted = fd; break }
+            usleep(1000)
+        }
+        XCTAssertGreaterThanOrEqual(accepted, 0)
+        close(accepted)
+    }
+
+    func testSocketAddressParsing() throws {
+        XCTAssertEqual(try SocketAddress.parse("127.0.0.1:8080").description, "127.0.0.1:8080")
+        XCTAssertEqual(try SocketAddress.parse("[::1]:9").description, "[::1]:9")
+        XCTAssertThrowsError(try SocketAddress.parse("127.0.0.1"))
+        XCTAssertThrowsError(try SocketAddress.parse("127.0.0.1:70000"))
+        XCTAssertEqual(try SocketAddress.resolve(host: "localhost", port: 80).port, 80)
+    }
+}

@@ -1,0 +1,44 @@
+/// Finds where a head ends (the empty line after the last field) in the bytes buffered so far.
+///
+/// Parsing proper only starts once the whole head is buffered, so an incomplete head costs only
+/// this scan, and the scan resumes where it stopped (`hint`): a client that drips one byte at a
+/// time costs O(n) in total, not O(n^2).
+///
+/// The scan also enforces two rules that must hold before a head can be found at all:
+/// - RFC 9112 §2.2: every LF must follow a CR. We accept CRLF only, so a bare LF is refused at
+///   once (otherwise a head using bare LFs would never end and would wait for the size limit).
+/// - The size limit: once `limit` bytes are buffered without a complete head, the head is too
+///   large (431), whatever comes next.
+enum HeadEndScanner {
+    enum Outcome {
+        /// The head ends just before `end` (the offset past the final CRLF).
+        case found(end: Int)
+        case incomplete
+        case invalid(HTTP1Error)
+    }
+
+    /// - Parameters:
+    ///   - firstLine: offset of the start line (after any empty lines skipped before a request line).
+    ///   - limit: the largest head, in bytes from offset 0, that may still be accepted.
+    ///   - hint: where the previous scan of this same head stopped (0 for a new head); updated.
+    static func scan(_ bytes: RawBytes, firstLine: Int, limit: Int, hint: inout Int) -> Outcome {
+        let end = min(bytes.count, limit)
+        var offset = max(hint, firstLine)
+        while offset < end {
+            guard let lineFeed = bytes.firstLineFeed(from: offset, to: end) else { break }
+            // SAFETY of the look-backs: firstLine <= lineFeed - 3 < lineFeed - 2 < lineFeed - 1,
+            // each guarded before it is read.
+            guard lineFeed > firstLine, bytes[lineFeed - 1] == Byte.cr else {
+                return .invalid(.bareLF)
+            }
+            // An LF ends the head when the line it ends is empty: CR LF CR LF. The start line is
+            // never empty (empty lines before it were skipped), so the look-back stays in the head.
+            if lineFeed - 3 >= firstLine, bytes[lineFeed - 2] == Byte.lf, bytes[lineFeed - 3] == Byte.cr {
+                return .found(end: lineFeed + 1)
+            }
+            offset = lineFeed + 1
+        }
+        hint = end
+        return bytes.count >= limit ? .invalid(.headTooLarge) : .incomplete
+    }
+}

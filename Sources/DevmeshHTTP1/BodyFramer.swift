@@ -42,7 +42,9 @@ public struct BodyFramer: Sendable, Equatable {
     /// Payload bytes still expected for a Content-Length body, nil for the other framings.
     public var remainingLength: UInt64? { kind == .contentLength ? remaining : nil }
 
-    /// Consumes a prefix of `input` and says what it was (see `BodyStep`).
+    /// Consumes a prefix of `input` and says what it was (see `BodyStep`). A Content-Length
+    /// body reports its last payload as `.data` and is then `isComplete`; a further call says
+    /// `.end(consumed: 0)`. A read-until-close body only ever reports `.data`.
     public mutating func advance(_ input: UnsafeRawBufferPointer) -> BodyStep {
         switch kind {
         case .complete:

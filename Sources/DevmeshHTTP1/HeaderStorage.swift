@@ -43,6 +43,8 @@ public final class HeaderStorage {
     public init(capacity: Int = HTTP1Limits.defaultMaxHeaderCount) {
         precondition(capacity > 0, "a header storage needs at least one slot")
         self.capacity = capacity
+        // SAFETY: both blocks hold exactly `capacity` initialized elements for the storage's
+        // whole life; parsers write only below `capacity` and readers only below `count`.
         fieldSlots = .allocate(capacity: capacity)
         fieldSlots.initialize(repeating: HeaderField(name: UnsafeRawBufferPointer(start: nil, count: 0),
                                                      value: UnsafeRawBufferPointer(start: nil, count: 0)),
@@ -61,12 +63,14 @@ public final class HeaderStorage {
     /// The fields of the last parse, in order of appearance.
     @inlinable
     public var fields: UnsafeBufferPointer<HeaderField> {
+        // SAFETY: count <= capacity, and the slots live as long as the storage.
         UnsafeBufferPointer(start: fieldSlots, count: count)
     }
 
     /// The per-line facts of the last parse, parallel to `fields`.
     @inlinable
     public var lines: UnsafeBufferPointer<HeaderLine> {
+        // SAFETY: as for `fields`.
         UnsafeBufferPointer(start: lineSlots, count: count)
     }
 

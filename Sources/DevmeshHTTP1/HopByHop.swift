@@ -8,6 +8,7 @@ enum HopByHop {
     ///   - keepUpgradeLines: true for a WebSocket upgrade request or a 101 response, whose
     ///     `Upgrade` and `Connection` lines must reach the other side.
     static func finish(_ storage: HeaderStorage, count: Int, facts: inout FieldFacts, keepUpgradeLines: Bool) {
+        // SAFETY: `count` slots were just written by the field-line parser (count <= capacity).
         let fields = UnsafeBufferPointer(start: storage.fieldSlots, count: count)
         let lines = UnsafeMutableBufferPointer(start: storage.lineSlots, count: count)
         if keepUpgradeLines {

@@ -118,6 +118,7 @@ struct ByteWriter {
             return
         }
         var remaining = value
+        // SAFETY: count + digits <= buffer.count was checked just above.
         for position in stride(from: count + digits - 1, through: count, by: -1) {
             buffer[position] = UInt8(truncatingIfNeeded: remaining % 10) + UInt8(ascii: "0")
             remaining /= 10

@@ -17,6 +17,7 @@ struct FieldFacts {
     var upgradeListsWebSocket = false
     var expectContinue = false
     var hopByHopCount = 0
+
     init() {}
 
     /// Takes in one field line and says whether it is hop-by-hop by its name alone.

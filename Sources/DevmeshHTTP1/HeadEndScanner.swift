@@ -42,3 +42,43 @@ enum HeadEndScanner {
         return bytes.count >= limit ? .invalid(.headTooLarge) : .incomplete
     }
 }
+
+extension HeadEndScanner {
+    /// The frame both head parsers share: clear the storage, skip the empty lines RFC 9112 §2.2
+    /// lets a server ignore before a request line, scan for the end, and run `parseHead` once,
+    /// on a complete head. `hint` is reset to 0 on every final result, ready for the next message.
+    static func parseOnceComplete<Head>(
+        _ buffer: UnsafeRawBufferPointer, storage: HeaderStorage, limits: HTTP1Limits, skippingEmptyLines: Bool,
+        hint: inout Int,
+        parseHead: (_ bytes: RawBytes, _ firstLine: Int, _ headEnd: Int) throws(HTTP1Error) -> Head
+    ) -> ParseStatus<Head> {
+        storage.count = 0
+        guard let bytes = RawBytes(buffer) else { return .incomplete }
+        precondition(storage.capacity >= limits.maxHeaderCount, "HeaderStorage smaller than maxHeaderCount")
+
+        // RFC 9112 §2.2: "a server that is expecting to receive and parse a request-line SHOULD
+        // ignore at least one empty line (CRLF) received prior to the request-line."
+        var firstLine = 0
+        while skippingEmptyLines, firstLine + 1 < bytes.count, bytes[firstLine] == Byte.cr,
+              bytes[firstLine + 1] == Byte.lf {
+            firstLine += 2
+        }
+        // Line offsets are stored as UInt32.
+        let headLimit = min(limits.maxHeadBytes, Int(UInt32.max))
+        switch scan(bytes, firstLine: firstLine, limit: headLimit, hint: &hint) {
+        case .incomplete:
+            return .incomplete
+        case .invalid(let error):
+            hint = 0
+            return .invalid(error)
+        case .found(let headEnd):
+            hint = 0
+            do {
+                return .complete(try parseHead(bytes, firstLine, headEnd))
+            } catch {
+                storage.count = 0
+                return .invalid(error)
+            }
+        }
+    }
+}

@@ -9,9 +9,11 @@ import DevmeshBytes
 struct ListElements: IteratorProtocol, Sequence {
     let list: UnsafeRawBufferPointer
     var position = 0
+
     init(_ list: UnsafeRawBufferPointer) {
         self.list = list
     }
+
     mutating func next() -> UnsafeRawBufferPointer? {
         while position < list.count {
             var start = position

@@ -55,34 +55,12 @@ public enum RequestHeadParser {
     ///   then `.complete` or `.invalid`.
     public static func parse(_ buffer: UnsafeRawBufferPointer, into storage: HeaderStorage,
                              limits: HTTP1Limits, scanFrom hint: inout Int) -> ParseStatus<RequestHead> {
-        storage.count = 0
-        guard let bytes = RawBytes(buffer) else { return .incomplete }
-        precondition(storage.capacity >= limits.maxHeaderCount, "HeaderStorage smaller than maxHeaderCount")
-
-        // RFC 9112 §2.2: "a server that is expecting to receive and parse a request-line SHOULD
-        // ignore at least one empty line (CRLF) received prior to the request-line."
-        var firstLine = 0
-        while firstLine + 1 < bytes.count, bytes[firstLine] == Byte.cr, bytes[firstLine + 1] == Byte.lf {
-            firstLine += 2
-        }
-        let headLimit = min(limits.maxHeadBytes, Int(UInt32.max))
-        switch HeadEndScanner.scan(bytes, firstLine: firstLine, limit: headLimit, hint: &hint) {
-        case .incomplete:
-            return .incomplete
-        case .invalid(let error):
-            hint = 0
-            return .invalid(error)
-        case .found(let headEnd):
-            hint = 0
-            do {
-                return .complete(try parseHead(bytes, firstLine: firstLine, headEnd: headEnd,
-                                               storage: storage, limits: limits))
-            } catch {
-                storage.count = 0
-                return .invalid(error)
-            }
+        HeadEndScanner.parseOnceComplete(buffer, storage: storage, limits: limits, skippingEmptyLines: true,
+                                         hint: &hint) { bytes, firstLine, headEnd throws(HTTP1Error) in
+            try parseHead(bytes, firstLine: firstLine, headEnd: headEnd, storage: storage, limits: limits)
         }
     }
+
     static func parseHead(_ bytes: RawBytes, firstLine: Int, headEnd: Int, storage: HeaderStorage,
                           limits: HTTP1Limits) throws(HTTP1Error) -> RequestHead {
         let line = try StartLine.parseRequest(bytes, from: firstLine, headEnd: headEnd)

@@ -43,28 +43,12 @@ public enum ResponseHeadParser {
     public static func parse(_ buffer: UnsafeRawBufferPointer, into storage: HeaderStorage,
                              limits: HTTP1Limits, requestMethod: HTTPMethod,
                              scanFrom hint: inout Int) -> ParseStatus<ResponseHead> {
-        storage.count = 0
-        guard let bytes = RawBytes(buffer) else { return .incomplete }
-        precondition(storage.capacity >= limits.maxHeaderCount, "HeaderStorage smaller than maxHeaderCount")
-
-        let headLimit = min(limits.maxHeadBytes, Int(UInt32.max))
-        switch HeadEndScanner.scan(bytes, firstLine: 0, limit: headLimit, hint: &hint) {
-        case .incomplete:
-            return .incomplete
-        case .invalid(let error):
-            hint = 0
-            return .invalid(error)
-        case .found(let headEnd):
-            hint = 0
-            do {
-                return .complete(try parseHead(bytes, headEnd: headEnd, storage: storage, limits: limits,
-                                               requestMethod: requestMethod))
-            } catch {
-                storage.count = 0
-                return .invalid(error)
-            }
+        HeadEndScanner.parseOnceComplete(buffer, storage: storage, limits: limits, skippingEmptyLines: false,
+                                         hint: &hint) { bytes, _, headEnd throws(HTTP1Error) in
+            try parseHead(bytes, headEnd: headEnd, storage: storage, limits: limits, requestMethod: requestMethod)
         }
     }
+
     static func parseHead(_ bytes: RawBytes, headEnd: Int, storage: HeaderStorage, limits: HTTP1Limits,
                           requestMethod: HTTPMethod) throws(HTTP1Error) -> ResponseHead {
         let line = try StartLine.parseStatus(bytes, headEnd: headEnd)

@@ -9,6 +9,7 @@ enum StartLine {
         /// Offset of the line after the request line.
         var next: Int
     }
+
     struct StatusLine {
         var versionMinor: UInt8
         var status: UInt16

@@ -18,6 +18,7 @@ struct TransferCodings {
     var lastIsChunked = false
     var hasUnsupportedCoding = false
     var isMalformed = false
+
     init() {}
 
     /// Adds the codings listed on one Transfer-Encoding line.

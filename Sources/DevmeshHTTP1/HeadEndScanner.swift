@@ -26,13 +26,14 @@ enum HeadEndScanner {
         var offset = max(hint, firstLine)
         while offset < end {
             guard let lineFeed = bytes.firstLineFeed(from: offset, to: end) else { break }
-            // SAFETY of the look-backs: firstLine <= lineFeed - 3 < lineFeed - 2 < lineFeed - 1,
-            // each guarded before it is read.
+            // SAFETY of the look-backs: each index is compared with firstLine (>= 0) before it is
+            // read, and lineFeed < end <= count.
             guard lineFeed > firstLine, bytes[lineFeed - 1] == Byte.cr else {
                 return .invalid(.bareLF)
             }
-            // An LF ends the head when the line it ends is empty: CR LF CR LF. The start line is
-            // never empty (empty lines before it were skipped), so the look-back stays in the head.
+            // An LF ends the head when the line it ends is empty (CR LF CR LF) and is not the
+            // start line: a request's empty lines were skipped, a response's empty status line is
+            // found here and refused by the status-line parser.
             if lineFeed - 3 >= firstLine, bytes[lineFeed - 2] == Byte.lf, bytes[lineFeed - 3] == Byte.cr {
                 return .found(end: lineFeed + 1)
             }

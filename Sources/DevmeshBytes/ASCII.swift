@@ -47,9 +47,17 @@ public enum ASCII {
     }
 
     /// RFC 9110 §5.6.2 `tchar`: the bytes allowed in a token (header names, methods).
+    ///
+    /// A 128-bit membership mask held in two constants: no table in memory, no lazy global to
+    /// initialise, no bounds check. Parsers call this once per byte of every header name.
     @inlinable @inline(__always)
     public static func isTokenChar(_ byte: UInt8) -> Bool {
-        tokenTable[Int(byte)]
+        // Bit n of `below64` is set when byte n (0..<64) is a tchar: ! # $ % & ' * + - . and 0-9.
+        let below64: UInt64 = 0x03FF_6CFA_0000_0000
+        // Bit n of `from64` is set when byte 64 + n is a tchar: A-Z ^ _ ` a-z | ~.
+        let from64: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+        let mask = byte < 64 ? below64 : from64
+        return byte < 128 && (mask >> UInt64(byte & 63)) & 1 != 0
     }
 
     /// Optional whitespace (RFC 9110 §5.6.3): SP or HTAB.
@@ -58,15 +66,17 @@ public enum ASCII {
         byte == 0x20 || byte == 0x09
     }
 
-    @usableFromInline
-    static let tokenTable: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
-        for byte in "!#$%&'*+-.^_`|~".utf8 { table[Int(byte)] = true }
-        return table
-    }()
+    /// Compares two byte strings ignoring ASCII case on both sides (for example a token from a
+    /// `Connection` list against a header name, neither of which is known to be lower case).
+    @inlinable
+    public static func equalsIgnoringCase(_ lhs: UnsafeRawBufferPointer,
+                                          _ rhs: UnsafeRawBufferPointer) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        for index in 0..<lhs.count where lower(lhs[index]) != lower(rhs[index]) {
+            return false
+        }
+        return true
+    }
 }
 
 extension UnsafeRawBufferPointer {

@@ -2,7 +2,8 @@
 /// slot (intrusive doubly linked lists through slot numbers): arming and disarming never
 /// allocate and never touch reference counts.
 ///
-/// Granularity is `tickMilliseconds`; deadlines beyond one revolution stay in their bucket and
+/// Granularity is `tickMilliseconds` (a timer fires in the first tick at or after its deadline:
+/// never early, late by at most a tick plus the loop's latency); deadlines beyond one revolution stay in their bucket and
 /// are skipped until their time comes. A bitmap of non-empty buckets lets the loop compute how
 /// long it may sleep without scanning every bucket.
 ///
@@ -59,8 +60,9 @@ public struct TimerWheel {
             if deadlines[Int(slot)] == deadline { return }
             unlink(slot)
         }
-        // A deadline in the past fires at the next tick.
-        let tick = max(deadline / tickMilliseconds, processedTick + 1)
+        // Rounded up, so a timer never fires before its deadline; a deadline in the past fires at
+        // the next tick.
+        let tick = max(dueTick(deadline), processedTick + 1)
         let bucket = Int(tick) & mask
         deadlines[Int(slot)] = deadline
         bucketOf[Int(slot)] = Int32(bucket)
@@ -89,7 +91,13 @@ public struct TimerWheel {
         armedCount -= 1
     }
 
-    /// Collects the slots whose deadline is at or before `now` into `expired` (disarming them)
+    /// The first tick at or after `deadline`.
+    @inline(__always)
+    private func dueTick(_ deadline: Int64) -> Int64 {
+        (deadline + tickMilliseconds - 1) / tickMilliseconds
+    }
+
+    /// Collects the slots whose due tick is at or before `now`'s tick into `expired` (disarming them)
     /// and moves the wheel forward. The caller fires them afterwards, so a handler may re-arm
     /// its own timer safely.
     public mutating func advance(to now: Int64, expired: inout [Int32]) {
@@ -104,7 +112,9 @@ public struct TimerWheel {
                 var slot = heads[bucket]
                 while slot != TimerWheel.none {
                     let following = next[Int(slot)]
-                    if deadlines[Int(slot)] <= now {
+                    // Due when its tick has come (its deadline rounded up to a tick, so never
+                    // early); entries of later revolutions share the bucket and stay.
+                    if dueTick(deadlines[Int(slot)]) <= nowTick {
                         unlink(slot)
                         expired.append(slot)
                     }

@@ -47,6 +47,17 @@ final class TimerWheelTests: XCTestCase {
         XCTAssertEqual(expire(&wheel, at: 500), [0])
     }
 
+    func testDeadlineLaterInTheCurrentTickIsNotSkipped() {
+        // Regression: a deadline at 1_057 seen by an advance at 1_052 (same 10 ms tick) was kept
+        // in an already processed bucket and waited a whole revolution.
+        var wheel = TimerWheel(now: 1_000)
+        wheel.grow(to: 1)
+        wheel.arm(0, at: 1_057)
+        XCTAssertEqual(expire(&wheel, at: 1_052), [])
+        XCTAssertEqual(expire(&wheel, at: 1_059), [])
+        XCTAssertEqual(expire(&wheel, at: 1_061), [0], "fires in the first tick at or after its deadline")
+    }
+
     func testPastDeadlineFiresOnNextTick() {
         var wheel = TimerWheel(now: 10_000)
         wheel.grow(to: 1)
@@ -77,23 +88,27 @@ final class TimerWheelTests: XCTestCase {
         var wheel = TimerWheel(now: 0)
         let slots = 64
         wheel.grow(to: slots)
+        // The model: a timer fires in the first advance whose tick reaches its deadline's tick,
+        // but never in the tick it was armed in (those are already processed).
         var model = [Int64?](repeating: nil, count: slots)
         var now: Int64 = 0
+        var processedTick: Int64 = 0
         for _ in 0..<20_000 {
             let slot = Int(generator.next() % UInt64(slots))
             switch generator.next() % 4 {
             case 0, 1:
                 let deadline = now + Int64(generator.next() % 30_000)
                 wheel.arm(Int32(slot), at: deadline)
-                model[slot] = deadline
+                model[slot] = max((deadline + 9) / 10, processedTick + 1)
             case 2:
                 wheel.disarm(Int32(slot))
                 model[slot] = nil
             default:
                 now += Int64(generator.next() % 400)
                 let fired = expire(&wheel, at: now)
-                // Fired exactly when due (to the tick), and nothing due was missed.
-                let due = model.indices.filter { model[$0].map { $0 <= now } ?? false }.map { Int32($0) }
+                processedTick = max(processedTick, now / 10)
+                // Fired exactly in its tick, and nothing due was missed.
+                let due = model.indices.filter { model[$0].map { $0 <= now / 10 } ?? false }.map { Int32($0) }
                 XCTAssertEqual(fired, due)
                 for index in fired { model[Int(index)] = nil }
             }

@@ -129,8 +129,8 @@ final class AdminConnection: EventHandler {
         case .incomplete:
             return false
         case .invalid(let error):
-            output = Array(render(status: error.status, contentType: "text/plain; charset=utf-8",
-                                  body: "devmesh: \(error.reason)\n", head: false, close: true).utf8)
+            output = Array(render(status: Int(error.status), contentType: "text/plain; charset=utf-8",
+                                  body: "devmesh: malformed request (\(error.slug))\n", head: false, close: true).utf8)
             closeAfterWrite = true
             return true
         case .complete(let head):
@@ -147,7 +147,7 @@ final class AdminConnection: EventHandler {
     }
 
     private func render(status: Int, contentType: String, body: String, head: Bool, close: Bool) -> String {
-        var text = "HTTP/1.1 \(status) \(SyntheticResponse.reasonPhrase(status))\r\n"
+        var text = "HTTP/1.1 \(status) \(LocalResponses.reasonPhrase(status))\r\n"
         text += "content-type: \(contentType)\r\ncontent-length: \(body.utf8.count)\r\n"
         text += "cache-control: no-store\r\n"
         if close { text += "connection: close\r\n" }

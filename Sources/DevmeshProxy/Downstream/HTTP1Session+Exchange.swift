@@ -30,7 +30,7 @@ extension HTTP1Session {
         switch exchange.requestFramer.consume(bytes) {
         case .needMore:
             exchange.forwardEnd = current.end
-        case .complete(let consumed):
+        case .end(let consumed):
             exchange.forwardEnd = offset + consumed
             exchange.requestComplete = true
         case .invalid(let error):

@@ -91,8 +91,23 @@ extension HTTP1Session {
     /// Answers a malformed request and closes: after a framing error the connection's byte
     /// stream can no longer be trusted.
     func reject(_ error: HTTP1Error) {
-        worker.stats.rejectedRequests[String(describing: error.slug), default: 0] &+= 1
-        respondLocally(status: error.status, message: error.reason, close: true)
+        worker.stats.rejectedRequests[error.slug.description, default: 0] &+= 1
+        respondLocally(status: Int(error.status), message: "malformed request (\(error.slug))", close: true)
+    }
+
+    /// Forwards a head as the original bytes minus its hop-by-hop lines (plus `inserting`), moved
+    /// in place so the bytes after the head never move. Returns the head's new start offset.
+    func rewriteHead(in buffer: IOBuffer, base: Int, headStart: Int, headLength: Int, headers: HeaderStorage,
+                     hopByHopCount: Int, inserting: StaticString?) -> Int? {
+        if hopByHopCount == 0 && inserting == nil { return base + headStart }
+        let whole = UnsafeMutableRawBufferPointer(start: buffer.base, count: buffer.capacity)
+        let extra = inserting.map { UnsafeRawBufferPointer(start: $0.utf8Start, count: $0.utf8CodeUnitCount) }
+            ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        switch HeadRewriter.prepareForwarding(in: whole, base: base, headStart: headStart, headLength: headLength,
+                                              lines: headers.lines, inserting: extra) {
+        case .rewritten(let start): return start
+        case .headroomTooSmall: return nil
+        }
     }
 
     /// Routes a complete request head, rewrites it in place for the upstream, and starts
@@ -113,7 +128,7 @@ extension HTTP1Session {
         exchange.startedAt = worker.loop.now
         exchange.lastProgressAt = worker.loop.now
         exchange.snapshotVersion = snapshot.version
-        exchange.requestFramer = BodyFramer(request: head.framing)
+        exchange.requestFramer = BodyFramer(request: head.framing, limits: snapshot.configuration.http1)
         headStartedAt = 0
         // Until the head is rewritten for forwarding, a local answer consumes the request head
         // (and keeps pipelined bytes after it).
@@ -146,9 +161,9 @@ extension HTTP1Session {
         }
 
         // Forward the head as it came, minus hop-by-hop lines (moved in place, body untouched).
-        guard let newStart = HeadRewriter.removeHopByHop(base: current.base, headStart: headStart,
-                                                         headEnd: headEnd, lowestStart: 0,
-                                                         headers: headers, insert: nil) else {
+        guard let newStart = rewriteHead(in: current, base: headStart, headStart: head.startLineOffset,
+                                         headLength: head.headLength, headers: headers,
+                                         hopByHopCount: head.hopByHopCount, inserting: nil) else {
             respondLocally(status: 500, message: "cannot rewrite request head", close: true)
             return
         }

@@ -119,9 +119,29 @@ enum LocalResponses {
     static let overloaded: StaticString =
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 36\r\nconnection: close\r\n\r\ndevmesh: too many connections (503)\n"
 
-    /// Writes a complete response into `target`; returns the byte count. The body is cut to fit
-    /// (error bodies are short; a head is always written whole).
+    /// Writes a complete response into `target` and returns its length. Error path only: the
+    /// body names the sandbox or the failure, so it is built as a String. A body that does not fit
+    /// is cut (the head is always whole and the content-length always true).
     static func write(status: Int, body: String, close: Bool, into target: UnsafeMutableRawBufferPointer) -> Int {
-        SyntheticResponse.write(status: status, body: body, close: close, into: target)
+        var head = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        let room = target.count - head.utf8.count - 64
+        let bodyBytes = Array(body.utf8.prefix(max(0, room)))
+        head += "content-length: \(bodyBytes.count)\r\n"
+        if close { head += "connection: close\r\n" }
+        head += "\r\n"
+        var count = 0
+        for byte in head.utf8 { target[count] = byte; count += 1 }
+        for byte in bodyBytes { target[count] = byte; count += 1 }
+        return count
+    }
+
+    static func reasonPhrase(_ status: Int) -> String {
+        if let known = SyntheticStatus(rawValue: UInt16(clamping: status)) { return known.reasonPhrase.description }
+        switch status {
+        case 200: return "OK"
+        case 405: return "Method Not Allowed"
+        case 500: return "Internal Server Error"
+        default: return "Error"
+        }
     }
 }

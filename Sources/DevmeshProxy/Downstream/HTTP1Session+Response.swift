@@ -116,7 +116,7 @@ extension HTTP1Session {
 
     /// The upstream closed (FIN) or reset the connection.
     private func upstreamEnded(reset: Bool) {
-        if exchange.finalHeadReceived, !reset, exchange.responseFramer.endsAtClose {
+        if exchange.finalHeadReceived, !reset, exchange.responseFramer.finishAtClose() == nil {
             // A close-delimited body ends here (RFC 9112 §6.3 rule 8).
             exchange.responseFramingDone = true
             exchange.upstreamReusable = false
@@ -136,7 +136,7 @@ extension HTTP1Session {
         switch exchange.responseFramer.consume(source.bytes(from: offset, to: source.end)) {
         case .needMore:
             exchange.responseForwardEnd = source.end
-        case .complete(let consumed):
+        case .end(let consumed):
             exchange.responseForwardEnd = offset + consumed
             exchange.responseFramingDone = true
             if offset + consumed < source.end {
@@ -195,18 +195,19 @@ extension HTTP1Session {
                 return true
             }
             exchange.finalHeadReceived = true
-            exchange.status = head.status
+            exchange.status = Int(head.status)
             exchange.switchingProtocols = head.switchingProtocols
             exchange.upstreamReusable = head.keepAlive
-            exchange.responseFramer = BodyFramer(response: head.framing)
+            exchange.responseFramer = BodyFramer(response: head.framing, limits: limits)
             let closeDownstream = !exchange.clientKeepAlive || !exchange.requestComplete || drainRequested
-                || exchange.responseFramer.endsAtClose
+                || head.framing == .untilClose
             exchange.downstreamMustClose = closeDownstream && !head.switchingProtocols
             let insert: StaticString? = head.switchingProtocols ? nil
                 : (exchange.downstreamMustClose ? "connection: close\r\n"
                    : (exchange.clientVersionMinor == 0 ? "connection: keep-alive\r\n" : nil))
-            guard let newStart = HeadRewriter.removeHopByHop(base: source.base, headStart: headStart, headEnd: headEnd,
-                                                             lowestStart: 0, headers: headers, insert: insert) else {
+            guard let newStart = rewriteHead(in: source, base: headStart, headStart: 0, headLength: head.headLength,
+                                             headers: headers, hopByHopCount: head.hopByHopCount,
+                                             inserting: insert) else {
                 upstreamFailed(.malformedResponse)
                 return true
             }

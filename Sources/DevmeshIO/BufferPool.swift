@@ -43,7 +43,7 @@ public struct IOBuffer {
 /// `maxIdleLarge` are kept.
 public final class BufferPool {
     public let chunkSize: Int
-    public let largeSize: Int
+    public private(set) var largeSize: Int
     public let headroom: Int
     private let chunksPerSlab: Int
     private var freeChunks: [UnsafeMutableRawPointer] = []
@@ -105,8 +105,22 @@ public final class BufferPool {
             freeChunks.append(buffer.base)
         } else {
             largeInUse -= 1
-            if freeLarge.count < maxIdleLarge { freeLarge.append(buffer.base) } else { free(buffer.base) }
+            if buffer.capacity == largeSize && freeLarge.count < maxIdleLarge {
+                freeLarge.append(buffer.base)
+            } else {
+                free(buffer.base)
+            }
         }
+    }
+
+    /// Changes the size of large buffers (a reload changed the head limit). Idle large buffers
+    /// are freed; ones still lent out are freed when they come back.
+    public func setLargeSize(_ size: Int) {
+        let size = max(size, chunkSize)
+        guard size != largeSize else { return }
+        for buffer in freeLarge { free(buffer) }
+        freeLarge.removeAll()
+        largeSize = size
     }
 
     private func growSlab() {

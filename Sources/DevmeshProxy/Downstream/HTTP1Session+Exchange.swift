@@ -110,7 +110,7 @@ extension HTTP1Session {
             abortExchange(clientGone: true)
             return true
         case .done(let count):
-            if count < asked { canRead = false }
+            if count < asked && !clientHalfClosed { canRead = false }
             current.end += count
             buffer = current
             exchange.lastProgressAt = worker.loop.now

@@ -36,7 +36,7 @@ extension HTTP1Session {
             close()
             return false
         case .done(let count):
-            if count < asked { canRead = false }
+            if count < asked && !clientHalfClosed { canRead = false }
             current.end += count
             buffer = current
             if headStartedAt == 0 { headStartedAt = worker.loop.now }

@@ -101,7 +101,7 @@ extension HTTP1Session {
             upstreamEnded(reset: false)
             return true
         case .done(let count):
-            if count < asked { connection.canRead = false }
+            if count < asked && !connection.peerClosed { connection.canRead = false }
             let newBytesStart = source.end
             source.end += count
             connection.buffer = source

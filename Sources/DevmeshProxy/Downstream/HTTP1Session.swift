@@ -37,6 +37,10 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
     var phase: Phase = .awaitingHead
     /// Request bytes (head, body, pipelined requests); nil while idle.
     var buffer: IOBuffer?
+    /// Edge-triggered readiness. A read that returns fewer bytes than asked clears `canRead`
+    /// (the socket is drained for now; new bytes bring a new edge) — except after a half-close:
+    /// the FIN may arrive in the same edge as the last bytes, so reads continue until they
+    /// return 0, or the end of the stream would never be seen.
     var canRead = false
     var canWrite = true
     /// The client shut down its sending side (FIN): no more requests will come.

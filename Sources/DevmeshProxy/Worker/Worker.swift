@@ -25,8 +25,8 @@ final class Worker {
 
     /// Scratch storage reused by every request and response on this worker: a head is parsed,
     /// routed and rewritten in one go, so the parsed fields never outlive one call.
-    let requestHeaders: HeaderStorage
-    let responseHeaders: HeaderStorage
+    private(set) var requestHeaders: HeaderStorage
+    private(set) var responseHeaders: HeaderStorage
     let candidates: RoutingKeyCandidates
     let accessLog: AccessLogWriter?
 
@@ -46,7 +46,7 @@ final class Worker {
         self.snapshot = snapshot
         snapshotBoxVersion = boxVersion
         let configuration = snapshot.configuration
-        buffers = BufferPool(largeSize: configuration.http1.maxHeadBytes + 1024)
+        buffers = BufferPool(largeSize: Worker.largeBufferSize(configuration.http1))
         requestHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         candidates = RoutingKeyCandidates()
@@ -104,6 +104,11 @@ final class Worker {
         if draining && sessions.isEmpty { loop.stop() }
     }
 
+    /// A head of `maxHeadBytes` must fit after the headroom, with room to insert a line.
+    static func largeBufferSize(_ limits: HTTP1Limits) -> Int {
+        limits.maxHeadBytes + 1024
+    }
+
     /// The pool for `endpoint` of the current snapshot.
     @inline(__always)
     func pool(_ endpoint: Int32) -> UpstreamPool { pools[Int(endpoint)] }
@@ -139,6 +144,14 @@ final class Worker {
         }
         pools = adopted
         roundRobin = [UInt32](repeating: 0, count: next.table.destinations.count)
+        // A reload may raise the head limits: the parser needs storage for every field it may
+        // accept, and a head up to the limit (plus headroom) must fit a large buffer.
+        let limits = next.configuration.http1
+        if requestHeaders.capacity < limits.maxHeaderCount {
+            requestHeaders = HeaderStorage(capacity: limits.maxHeaderCount)
+            responseHeaders = HeaderStorage(capacity: limits.maxHeaderCount)
+        }
+        buffers.setLargeSize(Worker.largeBufferSize(limits))
         snapshot = next
         stats.tableVersion = next.version
     }

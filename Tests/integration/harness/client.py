@@ -106,6 +106,10 @@ class Client:
         self.send(build_request(method, path, headers, body, **kw))
         return self.read_response(method)
 
+    def read_head(self, head_limit: int = 256 * 1024) -> wire.Head:
+        """Reads exactly one head (an interim 1xx included); transport problems raise."""
+        return wire.parse_head(self.reader.read_until(b"\r\n\r\n", head_limit))
+
     def read_response(self, method: str = "GET", sink: Optional[Callable[[bytes], None]] = None,
                       head_limit: int = 256 * 1024) -> Response:
         """Reads one final response (skipping and recording 1xx interim ones, RFC 9110 §15.2).

@@ -89,8 +89,9 @@ def devmesh(tmp_path: Path, upstream: Any, nginx_upstream: Any) -> Any:
             if "--drain-timeout" not in argv:
                 argv += ["--drain-timeout", "2"]
         dm = Devmesh(devmesh_command(), argv, tmp_path, listeners=listeners, admin=admin, env=env)
+        dm.start()  # a failed start is reported here, not again at teardown
         started.append(dm)
-        return dm.start()
+        return dm
     yield make
     failures = []
     for dm in started:

@@ -150,7 +150,9 @@ def header_var(name: str) -> str:
 
 
 def nginx_config(model: dict, prefix: Path, ports: list[int]) -> str:
-    t = model["timeouts"]
+    t = {k: f"{int(v * 1000)}ms" for k, v in model["timeouts"].items()}
+    # nginx has one read timeout for the head and the body of a response.
+    read = min(model["timeouts"].get("upstream_response", 15), model["timeouts"].get("stream_idle", 60))
     carriers = "".join(f"C={header_var(h)}|" for h in model["custom_headers"])
     for prefix_name in ("uberctx-", "ot-baggage-", "baggage-"):
         carriers += "".join(f"U={header_var(prefix_name + k)}|" for k in KEY_NAMES)
@@ -198,13 +200,13 @@ http {{
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
-    client_header_timeout {t.get('request_head', 10)}s;
-    keepalive_timeout {t.get('downstream_idle', 60)}s;
+    client_header_timeout {t.get('request_head', '10s')};
+    keepalive_timeout {t.get('downstream_idle', '60s')};
     keepalive_requests 100000;
     large_client_header_buffers 4 64k;
     client_max_body_size 0;
-    proxy_connect_timeout {t.get('upstream_connect', 2)}s;
-    proxy_read_timeout {t.get('upstream_response', 15)}s;
+    proxy_connect_timeout {t.get('upstream_connect', '2s')};
+    proxy_read_timeout {int(read * 1000)}ms;
     proxy_http_version 1.1;
     proxy_buffering off;
     proxy_request_buffering off;

@@ -18,6 +18,7 @@ Behaviour is chosen per request by the query string or an `x-behave` header with
                   cl_te | bad_cl | dup_cl | bad_chunk | bad_status  (malformed responses; the
                   connection stays open afterwards, so a proxy that re-used it would show)
   expect=ignore   never send `100 Continue` (default: send it when the request asks)
+  pause_body=S    wait S seconds before reading the request body (a slow reader: backpressure)
 
 Every response carries x-upstream (name), x-conn-id, x-seq (request number on the
 connection), x-test-id (echoed), x-req-body-len and x-req-body-sha256 (what arrived), and
@@ -208,6 +209,8 @@ class RecordingUpstream:
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
         # Request body.
+        if "pause_body" in params:
+            time.sleep(float(params["pause_body"]))
         hasher = hashlib.sha256()
         keep_body = params.get("echo") == "1"
         received = bytearray()

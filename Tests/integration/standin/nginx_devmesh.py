@@ -119,6 +119,8 @@ def model_from_flags(argv: list[str]) -> tuple[dict, str | None]:
         if "--baseline" not in flags:
             raise ConfigError("--baseline is required (or --config)")
         fallback = flags.get("--fallback", ["fail"])[0]
+        if fallback not in ("fail", "baseline"):
+            raise ConfigError(f"--fallback {fallback!r}: expected fail or baseline")
         routes = []
         for r in flags.get("--route", []):
             key, sep, eps = r.partition("=")
@@ -288,7 +290,9 @@ class StandIn:
             conf.write_text(nginx_config(self.model, self.prefix, self.ports))
             self.nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(self.prefix),
                                            "-c", str(conf), "-e", str(self.prefix / "error.log")],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          start_new_session=True,  # so the workers can be killed with it
+                                          preexec_fn=die_with_parent)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and self.nginx.poll() is None:
                 if all(accepts(p) for p in self.ports):
@@ -432,22 +436,32 @@ class StandIn:
                 if sig == signal.SIGHUP:
                     self.reload("SIGHUP")
                 else:
-                    return self.drain()
+                    return self.drain(signals)
         print(f"devmesh: nginx exited with {self.nginx.returncode}", file=sys.stderr, flush=True)
         return 1
 
-    def drain(self) -> int:
+    def drain(self, signals: list[int]) -> int:
+        """Graceful stop through nginx's SIGQUIT; the deadline or a second signal kills it."""
         assert self.nginx is not None
         self.draining = True
-        self.nginx.send_signal(signal.SIGQUIT)  # nginx's graceful shutdown: stop accepting, finish
-        try:
-            self.nginx.wait(self.model["drain_timeout"])
-        except subprocess.TimeoutExpired:
-            self.nginx.kill()
+        self.nginx.send_signal(signal.SIGQUIT)
+        deadline = time.monotonic() + self.model["drain_timeout"]
+        while self.nginx.poll() is None and time.monotonic() < deadline:
+            if any(s in (signal.SIGTERM, signal.SIGINT) for s in signals):
+                break
+            time.sleep(0.02)
+        if self.nginx.poll() is None:
+            os.killpg(self.nginx.pid, signal.SIGKILL)
             self.nginx.wait()
         self.stop_event.set()
         shutil.rmtree(self.prefix, ignore_errors=True)
         return 0
+
+
+def die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: nginx's master gets SIGTERM if the stand-in is killed outright."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def free_port() -> int:

@@ -269,7 +269,7 @@ def _load(port: int, stop: threading.Event, outcomes: list, errors: list, baseli
     c = Client(port)
     i = 0
     try:
-        while not stop.is_set() and i < 20_000:
+        while not stop.is_set() and i < 1_000_000:  # bounded even if stop never came
             keyed = i % 2 == 1
             resp = c.request(headers=[SANDBOX_BAGGAGE] if keyed else [])
             ok = resp.complete and resp.status == 200 and (resp.upstream in names if keyed else

@@ -61,8 +61,9 @@ class Devmesh:
             while not self._ready():
                 if self.proc.poll() is not None:
                     self._cv.wait(0.2)  # let the pumps catch the last lines
-                    raise AssertionError(f"devmesh exited with {self.proc.returncode} before it was ready:\n"
-                                         f"{self.stderr_text}")
+                    raise AssertionError(f"devmesh exited with {self.proc.returncode} before it was ready\n"
+                                         f"--- stderr ---\n{self.stderr_text}\n"
+                                         f"--- stdout ---\n" + "\n".join(self.stdout_lines))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.kill()

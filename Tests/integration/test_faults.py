@@ -7,14 +7,13 @@ it took against the configured deadline (lower bound: not cut early; upper bound
 from __future__ import annotations
 
 import select
-import socket
 import subprocess
 import time
 
 import pytest
 
 from conftest import KEY
-from harness import bodies, net
+from harness import net
 from harness import devmesh as dmconf
 from harness.checks import assert_proxy_error, assert_routed, new_id
 from harness.client import Client, get

@@ -1,0 +1,1 @@
+"""Test harness of the devmesh integration suite: peers, clients, process control."""

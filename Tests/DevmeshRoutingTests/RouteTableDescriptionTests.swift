@@ -25,16 +25,14 @@ final class RouteTableDescriptionTests: XCTestCase {
         XCTAssertEqual(services.map { $0["default"] as? Bool }, [false, true])
         let baseline = try XCTUnwrap(services[1]["baseline"] as? [String: Any])
         XCTAssertEqual(baseline["destination"] as? Int, 3)
-        let baselineEndpoints = try XCTUnwrap(baseline["endpoints"] as? [[String: Any]])
-        XCTAssertEqual(baselineEndpoints.first?["host"] as? String, "10.0.0.2")
-        XCTAssertEqual(baselineEndpoints.first?["port"] as? Int, 9090)
+        XCTAssertEqual(baseline["endpoints"] as? [String], ["10.0.0.2:9090"])
 
         let routes = try XCTUnwrap(services[0]["routes"] as? [[String: Any]])
         XCTAssertEqual(routes.map { $0["routingKey"] as? String }, ["abc", "def"])
         XCTAssertEqual(routes.map { $0["sandbox"] as? String }, ["feature-x", "def"])
         XCTAssertEqual(routes.map { $0["destination"] as? Int }, [1, 2])
         XCTAssertEqual(routes.map { $0["fallback"] as? String }, ["fail", "baseline"])
-        XCTAssertEqual((routes[1]["endpoints"] as? [[String: Any]])?.map { $0["host"] as? String }, ["10.0.1.2", "10.0.1.3"])
+        XCTAssertEqual(routes[1]["endpoints"] as? [String], ["10.0.1.2:8080", "10.0.1.3:8080"])
     }
 
     func testStringsFromConfigurationAreEscaped() throws {

@@ -305,7 +305,7 @@ def _reload_under_load(upstream, devmesh, reloads: int, period: float) -> None:
             t.join(10)
     assert not errors, f"{len(errors)} failed requests of {len(outcomes) + len(errors)}: {errors[:5]}"
     assert len(outcomes) > 200, f"only {len(outcomes)} requests made it: the load loop did not load"
-    assert a.count() > 0 and b.count() > 0, "the reloads did not move keyed traffic"
+    assert reloads == 0 or (a.count() > 0 and b.count() > 0), "the reloads did not move keyed traffic"
     assert dm.metrics().value("devmesh_config_reloads_total") >= reloads
 
 

@@ -164,6 +164,13 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             worker.loop.setTimer(slot, deadline: deadline)
             return
         }
+        expire()
+        // What expiring started (an error answer, a lingering close) continues here: no
+        // readiness edge will come for it.
+        drive()
+    }
+
+    private func expire() {
         switch phase {
         case .awaitingHead:
             if headStartedAt != 0 {

@@ -23,7 +23,10 @@ final class UpstreamConnection: EventHandler {
     enum State { case connecting, busy, idle, closed }
 
     unowned let worker: Worker
-    unowned let pool: UpstreamPool
+    /// Strong: a reload can drop the pool from the worker while this connection is busy; the
+    /// connection must still be able to report back to it (and be refused, since it is retired).
+    /// The pool references only its idle connections, and drops them when it retires.
+    let pool: UpstreamPool
     let fd: Int32
     private(set) var slot: Slot = .invalid
     private(set) var state: State

@@ -6,7 +6,7 @@ extension RouteTable {
     /// ```
     /// {"version":7,"carriers":{"keyNames":[…],"customHeaders":[…]},"defaultService":"web",
     ///  "services":[{"name":"web","hosts":[],"default":true,
-    ///    "baseline":{"destination":0,"endpoints":[{"host":"10.0.0.1","port":8080}]},
+    ///    "baseline":{"destination":0,"endpoints":["10.0.0.1:8080"]},
     ///    "routes":[{"routingKey":"abc","sandbox":"feature-x","destination":1,
     ///               "endpoints":[…],"fallback":"fail"}]}]}
     /// ```
@@ -61,14 +61,8 @@ extension JSONText {
         endArray()
     }
 
+    /// Endpoints as `host:port` strings (`[v6]:port`), the spelling of the config file.
     fileprivate mutating func endpoints(_ endpoints: [EndpointSpec]) {
-        beginArray()
-        for endpoint in endpoints {
-            beginObject()
-            key("host"); string(endpoint.host)
-            key("port"); number(endpoint.port)
-            endObject()
-        }
-        endArray()
+        strings(endpoints.map(\.description))
     }
 }

@@ -254,7 +254,7 @@ def render_config(services: Sequence[dict[str, Any]], *, timeouts: Optional[dict
                   drain_timeout: str = "2s", workers: Optional[int] = None,
                   limits: Optional[dict[str, Any]] = None) -> str:
     """A config file in the schema of docs/configuration.md, listening on kernel-chosen ports."""
-    doc: dict[str, Any] = {"listeners": [f"{net.LOOPBACK}:0"], "admin": f"{net.LOOPBACK}:0",
+    doc: dict[str, Any] = {"listen": [f"{net.LOOPBACK}:0"], "admin": f"{net.LOOPBACK}:0",
                            "drain_timeout": drain_timeout}
     if workers:
         doc["workers"] = workers

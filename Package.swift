@@ -40,7 +40,7 @@ let package = Package(
 
         // Argument parsing and wiring only.
         .executableTarget(name: "devmesh",
-                          dependencies: ["DevmeshProxy", "DevmeshConfig",
+                          dependencies: ["DevmeshProxy", "DevmeshConfig", "DevmeshIO",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 

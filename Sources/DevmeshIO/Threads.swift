@@ -51,14 +51,24 @@ public enum Signals {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Blocks `signals` in the calling thread and every thread it starts afterwards (call before
-    /// starting workers), and returns a non-blocking signalfd that reports them.
-    public static func makeSignalFD(for signals: [Int32]) throws(Errno) -> Int32 {
+    /// Blocks `signals` in the calling thread and in every thread it starts afterwards. Call it
+    /// first thing in `main`: a process-directed signal goes to any thread that does not block
+    /// it, and libraries (Foundation, Dispatch) may start threads of their own, which would then
+    /// take SIGTERM with its default action (exit) instead of leaving it to the signalfd.
+    public static func block(_ signals: [Int32]) throws(Errno) {
         var set = sigset_t()
         sigemptyset(&set)
         for number in signals { sigaddset(&set, number) }
         let status = pthread_sigmask(SIG_BLOCK, &set, nil)
         if status != 0 { throw Errno(status) }
+    }
+
+    /// A non-blocking signalfd that reports `signals` (blocks them in the calling thread too).
+    public static func makeSignalFD(for signals: [Int32]) throws(Errno) -> Int32 {
+        try block(signals)
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in signals { sigaddset(&set, number) }
         let fd = signalfd(-1, &set, CDevmeshLinux_SFD_NONBLOCK | CDevmeshLinux_SFD_CLOEXEC)
         if fd < 0 { throw Errno.current }
         return fd

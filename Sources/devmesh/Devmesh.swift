@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevmeshConfig
+import DevmeshIO
 import DevmeshProxy
 import Glibc
 
@@ -54,6 +55,14 @@ struct Proxy: ParsableCommand {
     var accessLog: String?
 
     func run() throws {
+        // Before anything can start a thread (configuration loading uses Foundation): every
+        // thread must inherit the mask, so that only the control thread's signalfd sees them.
+        do {
+            try Signals.block(ProxyServer.handledSignals)
+        } catch {
+            FileHandleStderr.write("devmesh: cannot block signals: \(error)\n")
+            throw ExitCode(1)
+        }
         let options = QuickStartOptions(configPath: config, listen: listen, baseline: baseline, routes: route,
                                         fallback: fallback, customHeaders: customHeader, workers: workers,
                                         admin: admin, drainTimeout: drainTimeout, accessLog: accessLog)

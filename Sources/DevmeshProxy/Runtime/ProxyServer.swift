@@ -43,12 +43,15 @@ public final class ProxyServer {
         if let configPath = options.configPath { configFileState = FileState(path: configPath) }
     }
 
+    /// The signals the control thread handles. `main` blocks them before anything else runs.
+    public static let handledSignals: [Int32] = [SIGTERM, SIGINT, SIGHUP]
+
     /// Binds, starts the workers and serves until drained. Returns the process exit status.
     public func run() -> Int32 {
         Signals.ignorePipe()
         do {
             // Block the signals before any thread starts, so that only the signalfd sees them.
-            signalFD = try Signals.makeSignalFD(for: [SIGTERM, SIGINT, SIGHUP])
+            signalFD = try Signals.makeSignalFD(for: ProxyServer.handledSignals)
         } catch {
             Log.error("cannot set up signal handling: \(error)")
             return 1

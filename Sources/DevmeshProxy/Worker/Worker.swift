@@ -80,15 +80,17 @@ final class Worker {
         }
         Sockets.setNoDelay(fd)
         let session = HTTP1Session(worker: self, fd: fd)
-        do {
-            try session.start()
-        } catch {
-            Syscall.close(fd)
-            return
-        }
+        // Listed before it starts: starting reads at once, and a client that already hung up
+        // closes the session inside `start()`, which must find it here to unlist it.
         session.registryIndex = sessions.count
         sessions.append(session)
         stats.downstreamOpen = sessions.count
+        do {
+            try session.start()
+        } catch {
+            sessionClosed(session)
+            Syscall.close(fd)
+        }
     }
 
     func sessionClosed(_ session: HTTP1Session) {

@@ -1,3 +1,4 @@
+import DevmeshHTTP1
 import DevmeshRouting
 
 /// The bodies of `/routes` (JSON) and `/metrics` (Prometheus text exposition format 0.0.4).
@@ -27,8 +28,8 @@ enum AdminDocuments {
             out += "devmesh_local_responses_total{status=\"\(statusClass)xx\"} \(stats.localResponses[statusClass - 1])\n"
         }
         family("devmesh_rejected_requests_total", "counter", "Malformed requests by reason.")
-        for (slug, count) in stats.rejectedRequests.sorted(by: { $0.key < $1.key }) {
-            out += "devmesh_rejected_requests_total{reason=\"\(slug)\"} \(count)\n"
+        for (index, error) in HTTP1Error.allCases.enumerated() where stats.rejectedRequests[index] > 0 {
+            out += "devmesh_rejected_requests_total{reason=\"\(error.slug)\"} \(stats.rejectedRequests[index])\n"
         }
         family("devmesh_upstream_errors_total", "counter", "Upstream failures by reason.")
         for failure in UpstreamFailure.allCases {

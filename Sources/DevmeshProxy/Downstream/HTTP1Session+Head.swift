@@ -91,7 +91,7 @@ extension HTTP1Session {
     /// Answers a malformed request and closes: after a framing error the connection's byte
     /// stream can no longer be trusted.
     func reject(_ error: HTTP1Error) {
-        worker.stats.rejectedRequests[error.slug.description, default: 0] &+= 1
+        worker.stats.countRejected(error)
         respondLocally(status: Int(error.status), message: "malformed request (\(error.slug))", close: true)
     }
 

@@ -1,3 +1,5 @@
+import DevmeshHTTP1
+
 /// Why an upstream exchange failed. One list, used for metrics labels, access-log fields and the
 /// mapping to a downstream status (`ProxyFailure.status`).
 public enum UpstreamFailure: Int, CaseIterable, Sendable {
@@ -67,17 +69,20 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
 /// Per-worker counters: plain integers written only by the worker thread (no atomics on the
 /// request path). The worker copies them into its `WorkerControl` every publish interval; the
 /// admin endpoint sums the copies.
+///
+/// Fixed-size inline storage (`InlineArray`), not `Array`: an array shared with the published
+/// copy would be copied (a heap allocation) on the first increment after every publish.
 public struct WorkerStats: Sendable {
     public static let routeKinds = 2          // 0 baseline, 1 sandbox
     public static let statusClasses = 5       // 1xx…5xx
 
     /// requests[routeKind * 5 + statusClass - 1]
-    public var requests = [UInt64](repeating: 0, count: routeKinds * statusClasses)
+    public var requests = InlineArray<10, UInt64>(repeating: 0)
     /// Requests answered by devmesh itself before routing (malformed, 404 no service, overload).
-    public var localResponses = [UInt64](repeating: 0, count: statusClasses)
-    public var upstreamFailures = [UInt64](repeating: 0, count: UpstreamFailure.allCases.count)
-    /// Malformed requests by HTTP/1 error slug index (see `HTTP1Error`).
-    public var rejectedRequests: [String: UInt64] = [:]
+    public var localResponses = InlineArray<5, UInt64>(repeating: 0)
+    public var upstreamFailures = InlineArray<16, UInt64>(repeating: 0)
+    /// Malformed requests by `HTTP1Error` (indexed by its position in `allCases`).
+    public var rejectedRequests = InlineArray<64, UInt64>(repeating: 0)
     public var downstreamOpen = 0
     public var downstreamAccepted: UInt64 = 0
     public var downstreamRejectedOverLimit: UInt64 = 0
@@ -92,7 +97,10 @@ public struct WorkerStats: Sendable {
     public var buffersInUse = 0
     public var bufferBytesReserved = 0
 
-    public init() {}
+    public init() {
+        precondition(UpstreamFailure.allCases.count <= upstreamFailures.count, "grow upstreamFailures")
+        precondition(HTTP1Error.allCases.count <= rejectedRequests.count, "grow rejectedRequests")
+    }
 
     @inline(__always)
     public mutating func countRequest(sandbox: Bool, status: Int) {
@@ -105,12 +113,20 @@ public struct WorkerStats: Sendable {
         localResponses[min(max(status / 100, 1), 5) - 1] &+= 1
     }
 
+    public mutating func countRejected(_ error: HTTP1Error) {
+        rejectedRequests[WorkerStats.rejectionIndex[error] ?? 0] &+= 1
+    }
+
+    /// Position of each HTTP/1 error in `HTTP1Error.allCases` (built once; error path only).
+    static let rejectionIndex: [HTTP1Error: Int] = Dictionary(
+        uniqueKeysWithValues: HTTP1Error.allCases.enumerated().map { ($1, $0) })
+
     /// Adds another worker's counters (gauges add too: open connections are per worker).
     public mutating func add(_ other: WorkerStats) {
         for index in requests.indices { requests[index] &+= other.requests[index] }
         for index in localResponses.indices { localResponses[index] &+= other.localResponses[index] }
         for index in upstreamFailures.indices { upstreamFailures[index] &+= other.upstreamFailures[index] }
-        for (slug, count) in other.rejectedRequests { rejectedRequests[slug, default: 0] &+= count }
+        for index in rejectedRequests.indices { rejectedRequests[index] &+= other.rejectedRequests[index] }
         downstreamOpen += other.downstreamOpen
         downstreamAccepted &+= other.downstreamAccepted
         downstreamRejectedOverLimit &+= other.downstreamRejectedOverLimit

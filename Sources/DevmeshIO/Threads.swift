@@ -83,3 +83,22 @@ public enum Signals {
         return Int32(info.ssi_signo)
     }
 }
+
+/// Process resource limits.
+public enum ResourceLimits {
+    /// Raises the soft limit on open descriptors to the hard limit (every connection costs one,
+    /// and a proxy talks to both sides) and returns the new soft limit.
+    @discardableResult
+    public static func raiseOpenFileLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { return UInt64(raised.rlim_cur) }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    private static var RLIMIT_NOFILE_VALUE: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
+}

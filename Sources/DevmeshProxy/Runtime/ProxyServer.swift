@@ -56,7 +56,14 @@ public final class ProxyServer {
             Log.error("cannot set up signal handling: \(error)")
             return 1
         }
+        let openFiles = ResourceLimits.raiseOpenFileLimit()
         let workerCount = max(1, configuration.workers ?? PosixThread.availableCores)
+        // Each downstream connection may hold an upstream one too; below this the descriptor
+        // limit, not max_connections_per_worker, caps connections (accept then pauses on EMFILE).
+        let wanted = UInt64(workerCount * configuration.limits.maxConnectionsPerWorker)
+        if openFiles < wanted {
+            Log.warning("open-file limit is \(openFiles), below workers × max_connections_per_worker (\(wanted))")
+        }
         let listenerFDs: [[Int32]]
         do {
             listenerFDs = try bindListeners(workers: workerCount)

@@ -113,6 +113,19 @@ public enum Syscall {
         if Glibc.listen(fd, backlog) != 0 { throw failure("listen") }
     }
 
+    /// Whether a socket has bytes to read or has reached its end (a peek that consumes nothing).
+    /// False when a read would block: the readiness that prompted the question was stale.
+    public static func hasPendingInputOrEnd(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        while true {
+            let result = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if result >= 0 { return true }
+            let error = Errno.current
+            if error.code == EINTR { continue }
+            return !(error.code == EAGAIN || error.code == EWOULDBLOCK)
+        }
+    }
+
     public static func shutdownWrite(_ fd: Int32) {
         // ENOTCONN only means the peer is already gone; nothing to do either way.
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))

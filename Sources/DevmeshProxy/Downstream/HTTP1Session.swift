@@ -28,7 +28,9 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
         case closed
     }
 
-    unowned let worker: Worker
+    /// The worker owns this object (through its loop's slot table) and outlives it, so the
+    /// back-reference needs no reference counting.
+    unowned(unsafe) let worker: Worker
     let fd: Int32
     private(set) var slot: Slot = .invalid
     /// Position in the worker's session list (for O(1) removal).

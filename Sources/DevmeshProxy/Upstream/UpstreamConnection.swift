@@ -22,7 +22,9 @@ protocol UpstreamOwner: AnyObject {
 final class UpstreamConnection: EventHandler {
     enum State { case connecting, busy, idle, closed }
 
-    unowned let worker: Worker
+    /// The worker owns this object (through its loop's slot table) and outlives it, so the
+    /// back-reference needs no reference counting.
+    unowned(unsafe) let worker: Worker
     /// Strong: a reload can drop the pool from the worker while this connection is busy; the
     /// connection must still be able to report back to it (and be refused, since it is retired).
     /// The pool references only its idle connections, and drops them when it retires.
@@ -94,6 +96,7 @@ final class UpstreamConnection: EventHandler {
     func lend(to owner: any UpstreamOwner) {
         precondition(state == .idle, "lending a connection that is not idle")
         state = .busy
+        canRead = false
         self.owner = owner
         worker.loop.cancelTimer(slot)
         worker.stats.upstreamReused &+= 1
@@ -145,8 +148,13 @@ final class UpstreamConnection: EventHandler {
         case .busy:
             owner?.upstreamEvents(self, events)
         case .idle:
-            // An idle connection has nothing to say: the peer closed it or broke protocol.
-            close()
+            // An idle connection has nothing to say: a hang-up or unexpected bytes retire it.
+            // A bare readable edge can be stale (queued by the last segment of the response
+            // we already read), so it is checked before the connection is thrown away.
+            if events & (EventLoop.Events.peerHalfClosed | EventLoop.Events.hangUp | EventLoop.Events.error) != 0
+                || (events & EventLoop.Events.readable != 0 && Syscall.hasPendingInputOrEnd(fd)) {
+                close()
+            }
         case .closed:
             break
         }

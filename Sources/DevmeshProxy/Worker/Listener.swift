@@ -12,7 +12,9 @@ final class Listener: EventHandler {
     static let acceptBatch = 64
     static let pauseOnExhaustionMilliseconds: Int64 = 100
 
-    unowned let worker: Worker
+    /// The worker owns this object (through its loop's slot table) and outlives it, so the
+    /// back-reference needs no reference counting.
+    unowned(unsafe) let worker: Worker
     let fd: Int32
     private(set) var slot: Slot = .invalid
     private var paused = false

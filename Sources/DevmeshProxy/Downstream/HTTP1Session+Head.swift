@@ -73,7 +73,7 @@ extension HTTP1Session {
 
     private func parsePendingHead() -> HeadOutcome {
         let current = buffer!
-        let limits = worker.snapshot.configuration.http1
+        let limits = worker.http1Limits
         let headers = worker.requestHeaders
         switch RequestHeadParser.parse(current.validBytes, into: headers, limits: limits, scanFrom: &headScanHint) {
         case .incomplete:
@@ -128,7 +128,7 @@ extension HTTP1Session {
         exchange.startedAt = worker.loop.now
         exchange.lastProgressAt = worker.loop.now
         exchange.snapshotVersion = snapshot.version
-        exchange.requestFramer = BodyFramer(request: head.framing, limits: snapshot.configuration.http1)
+        exchange.requestFramer = BodyFramer(request: head.framing, limits: worker.http1Limits)
         headStartedAt = 0
         // Until the head is rewritten for forwarding, a local answer consumes the request head
         // (and keeps pipelined bytes after it).

@@ -163,7 +163,7 @@ extension HTTP1Session {
     private func parseResponseHead(_ connection: UpstreamConnection) -> Bool {
         var source = connection.buffer!
         let headers = worker.responseHeaders
-        let limits = worker.snapshot.configuration.http1
+        let limits = worker.http1Limits
         let parsed = ResponseHeadParser.parse(source.validBytes, into: headers, limits: limits,
                                               requestMethod: exchange.method, scanFrom: &exchange.responseScanHint)
         switch parsed {
@@ -228,7 +228,6 @@ extension HTTP1Session {
     func finishExchange() {
         guard let connection = upstream else { return }
         upstream = nil
-        let configuration = worker.snapshot.configuration
         if let leftover = connection.buffer {
             worker.buffers.give(leftover)
             connection.buffer = nil
@@ -236,8 +235,8 @@ extension HTTP1Session {
         worker.stats.countRequest(sandbox: exchange.isSandbox, status: exchange.status)
         finishAccessLog(status: exchange.status, failure: nil)
         if exchange.upstreamReusable && exchange.requestComplete && !connection.peerClosed {
-            connection.release(idleTimeoutMilliseconds: configuration.timeouts.upstreamIdle.value,
-                               maxIdle: configuration.limits.upstreamMaxIdlePerEndpoint)
+            connection.release(idleTimeoutMilliseconds: worker.timeouts.upstreamIdle.value,
+                               maxIdle: worker.limits.upstreamMaxIdlePerEndpoint)
         } else {
             connection.close(abort: !exchange.requestComplete)
         }

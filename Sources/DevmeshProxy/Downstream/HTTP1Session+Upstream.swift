@@ -7,7 +7,6 @@ import DevmeshIO
 extension HTTP1Session {
     func acquireUpstream() {
         let snapshot = worker.snapshot
-        let configuration = snapshot.configuration
         guard exchange.snapshotVersion == snapshot.version else {
             // The table changed while this request was failing over; its destination ids no
             // longer apply. Report what failed rather than guessing a new route.
@@ -28,12 +27,12 @@ extension HTTP1Session {
                 attach(idle)
                 return
             }
-            if pool.openCount >= configuration.limits.upstreamMaxConnectionsPerEndpoint {
+            if pool.openCount >= worker.limits.upstreamMaxConnectionsPerEndpoint {
                 exchange.lastFailure = .poolExhausted
                 continue
             }
             switch UpstreamConnection.connect(worker: worker, pool: pool, owner: self,
-                                              timeoutMilliseconds: configuration.timeouts.upstreamConnect.value) {
+                                              timeoutMilliseconds: worker.timeouts.upstreamConnect.value) {
             case .connected(let connection):
                 attach(connection)
                 return

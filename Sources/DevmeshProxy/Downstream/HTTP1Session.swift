@@ -124,7 +124,7 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
 
     /// The deadline of what the session is waiting for right now, or nil for none.
     private func currentDeadline() -> Int64? {
-        let timeouts = worker.snapshot.configuration.timeouts
+        let timeouts = worker.timeouts
         switch phase {
         case .awaitingHead:
             if headStartedAt != 0 { return headStartedAt + timeouts.requestHead.value }

@@ -14,6 +14,11 @@ final class Worker {
     let buffers: BufferPool
     private let snapshots: RouteSnapshotBox<ProxySnapshot>
     private(set) var snapshot: ProxySnapshot
+    /// Plain copies of the snapshot's settings, read on every request without touching (and
+    /// reference-counting) the snapshot object.
+    private(set) var timeouts: Timeouts
+    private(set) var limits: ProxyLimits
+    private(set) var http1Limits: HTTP1Limits
     /// The box version `snapshot` came with.
     private var snapshotBoxVersion: UInt64
     var stats = WorkerStats()
@@ -46,6 +51,9 @@ final class Worker {
         self.snapshot = snapshot
         snapshotBoxVersion = boxVersion
         let configuration = snapshot.configuration
+        timeouts = configuration.timeouts
+        limits = configuration.limits
+        http1Limits = configuration.http1
         buffers = BufferPool(largeSize: Worker.largeBufferSize(configuration.http1))
         requestHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
@@ -73,7 +81,7 @@ final class Worker {
 
     func adoptDownstream(_ fd: Int32) {
         stats.downstreamAccepted &+= 1
-        if sessions.count >= snapshot.configuration.limits.maxConnectionsPerWorker || draining {
+        if sessions.count >= limits.maxConnectionsPerWorker || draining {
             stats.downstreamRejectedOverLimit &+= 1
             HTTP1Session.rejectOverloaded(fd)
             return
@@ -148,13 +156,16 @@ final class Worker {
         roundRobin = [UInt32](repeating: 0, count: next.table.destinations.count)
         // A reload may raise the head limits: the parser needs storage for every field it may
         // accept, and a head up to the limit (plus headroom) must fit a large buffer.
-        let limits = next.configuration.http1
-        if requestHeaders.capacity < limits.maxHeaderCount {
-            requestHeaders = HeaderStorage(capacity: limits.maxHeaderCount)
-            responseHeaders = HeaderStorage(capacity: limits.maxHeaderCount)
+        let headLimits = next.configuration.http1
+        if requestHeaders.capacity < headLimits.maxHeaderCount {
+            requestHeaders = HeaderStorage(capacity: headLimits.maxHeaderCount)
+            responseHeaders = HeaderStorage(capacity: headLimits.maxHeaderCount)
         }
-        buffers.setLargeSize(Worker.largeBufferSize(limits))
+        buffers.setLargeSize(Worker.largeBufferSize(headLimits))
         snapshot = next
+        timeouts = next.configuration.timeouts
+        limits = next.configuration.limits
+        http1Limits = headLimits
         stats.tableVersion = next.version
     }
 

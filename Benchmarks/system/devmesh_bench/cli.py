@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .context import Context, Progress
 from .modes import MODES
-from .procs import HarnessError, Supervisor
+from .procs import HarnessError, StartError, Supervisor
 from .report import render_markdown
 from .scenarios import SCENARIOS, SCENARIOS_BY_ID
 from .targets import ALL_TARGETS, Environment, start_backend, tool_version
@@ -162,8 +162,24 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.progress.step(f"{scenario.id} {target.name}: skipped (unavailable)")
                 continue
             ctx.progress.step(f"{scenario.id} {scenario.title} — {target.name}", estimate)
+            if not (env.backend_child and env.backend_child.alive()):
+                # Seen on a shared box: something outside the run ended the backend. Runs it
+                # spoiled are flagged `backend-died`; the next target gets a fresh one.
+                message = f"backend had exited before {scenario.id} {target.name}; restarted"
+                print(f"devmesh bench: {message}", file=sys.stderr)
+                meta["harness_errors"].append(message)
+                start_backend(env)
             try:
                 scenario.run(ctx, target)
+            except StartError as e:
+                if not env.backend_child.alive():
+                    meta["harness_errors"].append(f"{scenario.id} {target.name}: backend exited: {e}")
+                    continue
+                # A target that cannot start (devmesh not wired yet, a bad binary) is skipped for
+                # the rest of the run instead of failing once per scenario.
+                print(f"devmesh bench: {e}; marking {target.name} unavailable", file=sys.stderr)
+                available[target.name] = False
+                meta["targets"][target.name].update(available=False, reason=str(e))
             except HarnessError as e:
                 message = f"{scenario.id} {target.name}: {e}"
                 print(f"devmesh bench: {message}", file=sys.stderr)

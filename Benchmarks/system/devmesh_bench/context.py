@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .modes import Mode
+from .procs import HarnessError, StartError
 from .targets import Environment, Routes, Running, Target
 
 
@@ -62,7 +63,13 @@ class Context:
     @contextmanager
     def started(self, target: Target, routes: Routes | None = None) -> Iterator[Running]:
         """Start `target` fresh for one scenario and stop it afterwards, whatever happens."""
-        running = target.start(self.env, routes)
+        try:
+            running = target.start(self.env, routes)
+        except HarnessError as e:
+            # Leave nothing half-started behind (a proxy that runs but failed its checks).
+            for child in [c for c in self.env.supervisor.children if c.name == target.name]:
+                self.env.supervisor.stop(child)
+            raise StartError(f"{target.name} failed to start: {e}") from e
         try:
             yield running
         finally:

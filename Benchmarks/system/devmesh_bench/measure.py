@@ -38,7 +38,7 @@ def _base_record(ctx: Context, scenario: str, running: Running, variant: str, so
             "run": run, "load": load, "is_proxy": running.is_proxy, "flags": [], "valid": True, "extra": {}}
 
 
-def _finish(record: dict[str, object], result: loadgen.LoadResult, offered: float | None,
+def _finish(ctx: Context, record: dict[str, object], result: loadgen.LoadResult, offered: float | None,
             cpu: tuple[procfs.CpuSample, procfs.CpuSample] | None, backend_cpu, running: Running) -> dict:
     record.update(rps=result.rps, requests=result.requests, seconds=result.seconds, errors=result.errors,
                   error_detail=result.error_detail)
@@ -49,8 +49,14 @@ def _finish(record: dict[str, object], result: loadgen.LoadResult, offered: floa
         record["backend_cpu_us_per_req"] = procfs.cpu_us_per_request(backend_cpu[0], backend_cpu[1], result.requests)
     record.update(procfs.memory_kb(running.measured_pid))
     record["flags"] = stats.run_flags(result.errors, offered, result.rps)
+    if not _backend_alive(ctx):
+        record["flags"].append("backend-died")
     record["valid"] = not record["flags"]
     return record
+
+
+def _backend_alive(ctx: Context) -> bool:
+    return ctx.env.backend_child is not None and ctx.env.backend_child.alive()
 
 
 def _backend_pid(ctx: Context) -> int:
@@ -122,7 +128,7 @@ def open_loop(ctx: Context, scenario: str, running: Running, *, variant: str, so
     main_log.unlink(missing_ok=True)
     probe_log.unlink(missing_ok=True)
     cpu = (cpu0, cpu1) if running.is_proxy else None
-    return _finish(record, result, rate, cpu, (backend0, backend1), running)
+    return _finish(ctx, record, result, rate, cpu, (backend0, backend1), running)
 
 
 def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
@@ -150,7 +156,7 @@ def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, 
     record = _base_record(ctx, scenario, running, variant, sort_key, run, load)
     record["latency_us"] = None
     cpu = (cpu0, cpu1) if running.is_proxy else None
-    return _finish(record, result, None, cpu, (backend0, backend1), running)
+    return _finish(ctx, record, result, None, cpu, (backend0, backend1), running)
 
 
 def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, clients: int = 16,
@@ -209,7 +215,7 @@ def count_time_wait() -> int:
 
 
 def idle_connections(running: Running, count: int, *, deadline_s: float = 60.0,
-                     max_failures: int = 20) -> tuple[list[socket.socket], int]:
+                     max_failures: int = 3) -> tuple[list[socket.socket], int]:
     """Open `count` keep-alive connections, one complete request on each, and keep them open.
 
     Returns the open sockets and how many of the `count` could not be opened. Gives up after `max_failures` failures

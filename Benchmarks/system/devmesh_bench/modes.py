@@ -61,11 +61,11 @@ class Mode:
 _BODIES = (BodyCase("GET", KIB, 2000), BodyCase("GET", 64 * KIB, 1000), BodyCase("GET", MIB, 100),
            BodyCase("POST", KIB, 2000), BodyCase("POST", 64 * KIB, 1000), BodyCase("POST", MIB, 100))
 
-QUICK = Mode(name="quick", warmup_s=1, measure_s=3, repeats=1, s0_repeats=3, s0_rate=1000,
-             s1_max_connections=64, s1_rates=(1000, 5000, 10000, 20000), s1_connections=(16,),
+QUICK = Mode(name="quick", warmup_s=1, measure_s=2, repeats=1, s0_repeats=3, s0_rate=1000,
+             s1_max_connections=64, s1_rates=(1000, 5000, 20000), s1_connections=(16,),
              strace_requests=5000, s2_cases=_BODIES, s2_connections=16, s3_connections=32,
              s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=2000,
-             s10_measure_s=10, s10_reload_every_s=2, s10_fallback_rate=2000)
+             s10_measure_s=8, s10_reload_every_s=2, s10_fallback_rate=2000)
 
 FULL = Mode(name="full", warmup_s=5, measure_s=30, repeats=3, s0_repeats=5, s0_rate=1000,
             s1_max_connections=64, s1_rates=(1000, 2000, 5000, 10000, 20000, 40000),

@@ -24,6 +24,10 @@ class HarnessError(Exception):
     """A step of the harness failed (a process did not start, a tool misbehaved)."""
 
 
+class StartError(HarnessError):
+    """A target could not be started: the run goes on without it, marked unavailable."""
+
+
 @dataclass
 class Child:
     """A started process: its group is stopped as a whole."""

@@ -64,6 +64,7 @@ class Environment:
     nofile: int                     # RLIMIT_NOFILE hard limit inherited by every child
     backend_port: int = 0
     sandbox_port: int = 0
+    sink_port: int = 0
     backend_child: Child | None = None
     envoy_bin: str | None = None
     devmesh_bin: str | None = None
@@ -151,17 +152,18 @@ def tool_version(argv: list[str]) -> str:
 # ---------------------------------------------------------------------------------------- backend
 
 def start_backend(env: Environment) -> None:
-    """Start the backend nginx (pinned with the load generators) and its data files."""
+    """Start (or restart) the backend nginx, which runs on the load generators' CPU, and its data files."""
     directory = env.target_dir("backend")
     data = env.run_dir / "data"
     (data / "bytes").mkdir(parents=True, exist_ok=True)
     for name, size in (("1k", 1024), ("64k", 64 * 1024), ("1m", 1024 * 1024)):
         (data / "bytes" / f"{name}.bin").write_bytes(b"x" * size)
-    env.backend_port, env.sandbox_port = free_port(), free_port()
+    if not env.backend_port:  # a restart keeps the ports every config already names
+        env.backend_port, env.sandbox_port, env.sink_port = free_port(), free_port(), free_port()
     conf = directory / "nginx.conf"
     conf.write_text(render("nginx-backend.conf.tmpl", dir=directory, nofile=env.nofile,
                            worker_connections=env.nofile - 100, port=env.backend_port,
-                           sandbox_port=env.sandbox_port, data_dir=data,
+                           sandbox_port=env.sandbox_port, sink_port=env.sink_port, data_dir=data,
                            baseline_body=padded_body("baseline"), sandbox_body=padded_body("sandbox")))
     child = env.supervisor.start("backend", ["nginx", "-p", str(directory), "-c", str(conf),
                                              "-e", str(directory / "error.log")])

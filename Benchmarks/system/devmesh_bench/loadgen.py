@@ -58,7 +58,7 @@ def h2load_argv(url: str, *, clients: int, rps_total: float | None = None, durat
     return argv
 
 
-_H2_FINISHED = re.compile(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s")
+_H2_FINISHED = re.compile(r"finished in ([\d.]+)(us|ms|s), ([\d.]+) req/s")
 _H2_REQUESTS = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
                           r"(\d+) errored, (\d+) timeout")
 _H2_STATUS = re.compile(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx")
@@ -69,7 +69,7 @@ def parse_h2load(output: str) -> LoadResult:
     finished, reqs, status = _H2_FINISHED.search(output), _H2_REQUESTS.search(output), _H2_STATUS.search(output)
     if not (finished and reqs and status):
         raise ValueError("h2load printed no summary")
-    seconds = float(finished.group(1)) / (1000.0 if finished.group(2) == "ms" else 1.0)
+    seconds = float(finished.group(1)) * _UNIT_SECONDS[finished.group(2)]
     _total, _started, done, succeeded, failed, errored, timeout = (int(g) for g in reqs.groups())
     s2xx, s3xx, s4xx, s5xx = (int(g) for g in status.groups())
     # h2load's "failed" already includes the errored requests and the 4xx/5xx responses (checked

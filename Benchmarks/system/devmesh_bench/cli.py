@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = [(s, t) for s in scenarios for t in targets if s.applies(t)]
     ctx = Context(env=env, mode=mode, layout=args.layout, results_path=run_dir / "results.json", meta=meta,
                   progress=Progress(0.0))
-    ctx.progress = Progress(sum(s.estimate_s(ctx) for s, t in plan if available[t.name]))
+    ctx.progress = Progress(sum(s.estimate_s(ctx) for s, t in plan))
     print(f"devmesh bench: {mode.name} mode, {len(plan)} scenario×target steps, results in {run_dir}\n"
           f"  {layout_text}", file=sys.stderr)
     started = time.monotonic()
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             estimate = scenario.estimate_s(ctx)
             if not available[target.name]:
                 ctx.progress.step(f"{scenario.id} {target.name}: skipped (unavailable)")
+                ctx.progress.total_estimate_s -= estimate
                 continue
             ctx.progress.step(f"{scenario.id} {scenario.title} — {target.name}", estimate)
             if not (env.backend_child and env.backend_child.alive()):

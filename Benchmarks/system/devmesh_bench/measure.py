@@ -113,7 +113,7 @@ def open_loop(ctx: Context, scenario: str, running: Running, *, variant: str, so
             "duration_s": duration_s, "path": path, "method": "POST" if data_file else "GET"}
     record = _base_record(ctx, scenario, running, variant, sort_key, run, load)
     try:
-        result = loadgen.parse_h2load(main.log_path.read_text(errors="replace"))
+        result = loadgen.parse_h2load(main.output())
     except ValueError:
         raise HarnessError(f"h2load failed: {main.log_tail(400)}")
     durations, _ = stats.h2load_log_durations(main_log.read_text())

@@ -93,6 +93,9 @@ def _cpu_per_request(summary: dict, layout: str, out_dir: Path) -> Path | None:
             ax.bar(xs, ys, width=width, label=name, color=COLORS.get(name))
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(labels))])
         ax.set_xticklabels(labels, fontsize=8)
+        heights = [bar.get_height() for bar in ax.patches if bar.get_height() > 0]
+        if heights and max(heights) > 20 * min(heights):
+            ax.set_yscale("log")  # S2: 1 MiB bodies cost 30x a 1 KiB one; keep the small bars readable
         ax.set_ylabel("proxy CPU µs / request")
         ax.set_title(f"{scenario}: CPU per request (user+system, all threads)", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)

@@ -35,6 +35,7 @@ class Child:
     name: str
     popen: subprocess.Popen
     log_path: Path
+    log_offset: int = 0   # the log is shared by every start of the same name; this start's output begins here
 
     @property
     def pid(self) -> int:
@@ -43,11 +44,17 @@ class Child:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def log_tail(self, limit: int = 2000) -> str:
+    def output(self) -> str:
+        """What this start of the process has printed so far."""
         try:
-            return self.log_path.read_text(errors="replace")[-limit:]
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_offset)
+                return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+    def log_tail(self, limit: int = 2000) -> str:
+        return self.output()[-limit:]
 
 
 @dataclass
@@ -69,9 +76,10 @@ class Supervisor:
         log_path = self.run_dir / "logs" / f"{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
+            offset = log.tell()
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=env, cwd=cwd)
-        child = Child(name, popen, log_path)
+        child = Child(name, popen, log_path, offset)
         self.children.append(child)
         with open(self.pgid_file, "a") as f:
             f.write(f"{popen.pid}\n")
@@ -88,7 +96,7 @@ class Supervisor:
         finally:
             if child in self.children and not child.alive():
                 self.children.remove(child)
-        return rc, child.log_path.read_text(errors="replace")
+        return rc, child.output()
 
     def stop(self, child: Child, sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
         """Signal the child's process group, then SIGKILL it if it is still there after `grace` s."""
@@ -184,7 +192,7 @@ def wait_log_line(child: Child, prefix: str, timeout: float = 20.0) -> str:
     """Wait for a line starting with `prefix` in the child's output (devmesh announces its ports)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for line in child.log_tail(1 << 20).splitlines():
+        for line in child.output().splitlines():
             if line.startswith(prefix):
                 return line[len(prefix):].strip()
         if not child.alive():

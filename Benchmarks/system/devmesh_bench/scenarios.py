@@ -161,6 +161,7 @@ def run_s9(ctx: Context, target: Target) -> None:
 #: Keys present in every S10 table (the load uses the first); the rest change with each push.
 S10_STABLE_KEYS = 50
 S10_CHURN_KEYS = 50
+RELOADING_PROXIES = ("devmesh", "nginx")
 
 
 def s10_routes(generation: int) -> Routes:
@@ -171,14 +172,22 @@ def s10_routes(generation: int) -> Routes:
 
 
 def s10_rate(ctx: Context) -> tuple[int, str]:
-    """50 % of the knee: half the lowest S1-max among the reloadable proxies measured in this run."""
-    maxima = [r["rps"] for r in ctx.records
-              if r["scenario"] == "S1" and r["variant"].startswith("max") and r["valid"]
-              and r["target"] in {"devmesh", "nginx"}]
-    if not maxima:
-        return ctx.mode.s10_fallback_rate, f"fixed {ctx.mode.s10_fallback_rate} rps (no S1-max figure in this run)"
-    rate = int(min(maxima) * 0.5 // 100 * 100)
-    return max(rate, 100), f"{max(rate, 100)} rps = 50 % of the lowest S1-max among devmesh/nginx"
+    """50 % of the knee, the same offered rate for every target.
+
+    The knee of a proxy is the highest S1 sweep rate it sustained (no error, >= 99 % of the
+    rate) in this run; S10 takes half of the lowest knee among the proxies that reload. Without
+    an S1 sweep in the run (`--only S10`) it falls back to the mode's fixed rate.
+    """
+    knees = {}
+    for r in ctx.records:
+        if r["scenario"] == "S1" and r["valid"] and r["target"] in RELOADING_PROXIES \
+                and r.get("load", {}).get("offered_rps"):
+            knees[r["target"]] = max(knees.get(r["target"], 0), r["load"]["offered_rps"])
+    if not knees:
+        return ctx.mode.s10_fallback_rate, f"fixed {ctx.mode.s10_fallback_rate} rps (no S1 sweep in this run)"
+    name, knee = min(knees.items(), key=lambda kv: kv[1])
+    rate = max(100, int(knee * 0.5))
+    return rate, f"{rate} rps = 50 % of {knee:g} rps, the highest S1 rate {name} sustained (lowest among {', '.join(sorted(knees))})"
 
 
 def run_s10(ctx: Context, target: Target) -> None:
@@ -218,7 +227,12 @@ def run_s10(ctx: Context, target: Target) -> None:
                 pusher.join(timeout=10)
         record["extra"].update(reloads_sent=running.reloads, reload_failures=failures[:5])
         if target.name == "devmesh" and running.admin_port:
-            record["extra"].update(_devmesh_reload_counters(running.admin_port))
+            counters = _devmesh_reload_counters(running.admin_port)
+            record["extra"].update(counters)
+            applied = counters.get("devmesh_config_reloads_total")
+            if applied is not None and applied < running.reloads:
+                ctx.note("S10", f"devmesh applied {applied:g} of {running.reloads} route pushes "
+                                f"({counters.get('devmesh_config_reload_failures_total', 0):g} refused)")
         ctx.add(record)
 
 

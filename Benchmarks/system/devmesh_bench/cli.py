@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         meta["harness_errors"].append(traceback.format_exc(limit=5))
         traceback.print_exc()
     finally:
+        # A second signal must not cut the cleanup short.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         supervisor.stop_all()
         meta["wall_seconds"] = round(time.monotonic() - started)
         ctx.save()

@@ -1,0 +1,276 @@
+"""Measured runs: one load against one running target, with the proxy's CPU and memory around it.
+
+Every function returns a record (a plain dict that goes into results.json as is). The proxy's CPU
+is sampled from /proc immediately before and after the measured window only; the warm-up is a
+separate, unmeasured run of the same load, so the requests counted are exactly those the CPU
+time was spent on.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from pathlib import Path
+
+from . import loadgen, procfs, stats
+from .context import Context
+from .procs import HarnessError
+from .targets import Running
+
+#: Latency probe beside a high-rate generator (notes/benchmarks.md §1): about 1 % of the rate, at
+#: least this many requests per second so that its p99 rests on enough samples.
+PROBE_MIN_RPS = 50
+#: Below this offered rate the main generator is not busy enough to need a probe.
+PROBE_FROM_RPS = 5000
+
+#: Slack added to a tool's own duration before the harness gives up on it.
+TOOL_SLACK_S = 30.0
+
+
+def _url(running: Running, path: str = "/") -> str:
+    return f"http://127.0.0.1:{running.port}{path}"
+
+
+def _base_record(ctx: Context, scenario: str, running: Running, variant: str, sort_key: tuple, run: int,
+                 load: dict[str, object]) -> dict[str, object]:
+    return {"scenario": scenario, "target": running.name, "variant": variant, "sort": list(sort_key),
+            "run": run, "load": load, "is_proxy": running.is_proxy, "flags": [], "valid": True, "extra": {}}
+
+
+def _finish(ctx: Context, record: dict[str, object], result: loadgen.LoadResult, offered: float | None,
+            cpu: tuple[procfs.CpuSample, procfs.CpuSample] | None, backend_cpu, running: Running) -> dict:
+    record.update(rps=result.rps, requests=result.requests, seconds=result.seconds, errors=result.errors,
+                  error_detail=result.error_detail)
+    if cpu is not None:
+        record["cpu_us_per_req"] = procfs.cpu_us_per_request(cpu[0], cpu[1], result.requests)
+        record["cpu_ticks"] = cpu[1].ticks - cpu[0].ticks
+    if backend_cpu is not None:
+        record["backend_cpu_us_per_req"] = procfs.cpu_us_per_request(backend_cpu[0], backend_cpu[1], result.requests)
+    record.update(procfs.memory_kb(running.measured_pid))
+    record["flags"] = stats.run_flags(result.errors, offered, result.rps)
+    if not _backend_alive(ctx):
+        record["flags"].append("backend-died")
+    record["valid"] = not record["flags"]
+    return record
+
+
+def _backend_alive(ctx: Context) -> bool:
+    return ctx.env.backend_child is not None and ctx.env.backend_child.alive()
+
+
+def _backend_pid(ctx: Context) -> int:
+    assert ctx.env.backend_child is not None
+    return ctx.env.backend_child.pid
+
+
+def open_loop(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
+              rate: float, clients: int, duration_s: float | None = None, path: str = "/",
+              headers: dict[str, str] | None = None, data_file: Path | None = None,
+              probe: bool = True, during=None) -> dict[str, object]:
+    """An h2load open-loop run at `rate` total rps; latency percentiles come from its per-request log.
+
+    `during`, if given, is called once the measured run has started and must return within the
+    run (S10 uses it to push route changes while the load runs).
+    """
+    duration_s = duration_s or ctx.mode.measure_s
+    sup = ctx.env.supervisor
+    tag = f"{scenario}-{running.name}-{variant}-{run}".replace(" ", "_").replace("/", "_").replace("@", "at")
+    log_dir = ctx.env.run_dir / "h2load"
+    log_dir.mkdir(exist_ok=True)
+    common = dict(clients=clients, rps_total=rate, headers=headers,
+                  data_file=str(data_file) if data_file else None)
+    if ctx.mode.warmup_s > 0:
+        sup.run(f"warmup-{tag}", loadgen.h2load_argv(_url(running, path), duration_s=ctx.mode.warmup_s, **common),
+                timeout=ctx.mode.warmup_s + TOOL_SLACK_S)
+
+    probe_child, probe_log = None, log_dir / f"{tag}.probe.log"
+    probe_rate = max(PROBE_MIN_RPS, rate / 100)
+    use_probe = probe and rate >= PROBE_FROM_RPS
+    main_log = log_dir / f"{tag}.log"
+    cpu0, backend0 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
+    if use_probe:
+        probe_child = sup.start(f"probe-{tag}", loadgen.h2load_argv(
+            _url(running, path), clients=1, rps_total=probe_rate, duration_s=duration_s, log_file=str(probe_log),
+            headers=headers, data_file=str(data_file) if data_file else None))
+    main = sup.start(f"h2load-{tag}", loadgen.h2load_argv(_url(running, path), duration_s=duration_s,
+                                                          log_file=str(main_log), **common))
+    try:
+        if during is not None:
+            during()
+        main.popen.wait(timeout=duration_s + TOOL_SLACK_S)
+        if probe_child is not None:
+            probe_child.popen.wait(timeout=TOOL_SLACK_S)
+    except Exception:
+        for child in (main, probe_child):
+            if child is not None:
+                sup.stop(child)
+        raise HarnessError(f"h2load did not finish: {tag}")
+    cpu1, backend1 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
+    sup.stop(main)
+
+    load = {"tool": "h2load", "loop": "open", "offered_rps": rate, "connections": clients,
+            "duration_s": duration_s, "path": path, "method": "POST" if data_file else "GET"}
+    record = _base_record(ctx, scenario, running, variant, sort_key, run, load)
+    try:
+        result = loadgen.parse_h2load(main.output())
+    except ValueError:
+        raise HarnessError(f"h2load failed: {main.log_tail(400)}")
+    durations, _ = stats.h2load_log_durations(main_log.read_text())
+    record["latency_us"] = stats.latency_summary(durations)
+    if probe_child is not None:
+        probe_durations, probe_bad = stats.h2load_log_durations(probe_log.read_text())
+        record["probe_latency_us"] = stats.latency_summary(probe_durations)
+        record["extra"]["probe_rps"] = probe_rate
+        record["extra"]["probe_errors"] = probe_bad
+        sup.stop(probe_child)
+    # The per-request logs are large (one line per request) and fully summarised above.
+    main_log.unlink(missing_ok=True)
+    probe_log.unlink(missing_ok=True)
+    cpu = (cpu0, cpu1) if running.is_proxy else None
+    return _finish(ctx, record, result, rate, cpu, (backend0, backend1), running)
+
+
+def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
+                connections: int, headers: dict[str, str] | None = None,
+                duration_s: float | None = None) -> dict[str, object]:
+    """A wrk closed-loop run: maximum throughput. No latency is recorded (it would be a queueing figure)."""
+    duration_s = duration_s or ctx.mode.measure_s
+    sup = ctx.env.supervisor
+    tag = f"{scenario}-{running.name}-{variant}-{run}".replace(" ", "_")
+    if ctx.mode.warmup_s > 0:
+        sup.run(f"warmup-{tag}", loadgen.wrk_argv(_url(running), connections=connections,
+                                                  duration_s=ctx.mode.warmup_s, headers=headers),
+                timeout=ctx.mode.warmup_s + TOOL_SLACK_S)
+    cpu0, backend0 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
+    rc, output = sup.run(f"wrk-{tag}", loadgen.wrk_argv(_url(running), connections=connections,
+                                                        duration_s=duration_s, headers=headers),
+                         timeout=duration_s + TOOL_SLACK_S)
+    cpu1, backend1 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
+    try:
+        result = loadgen.parse_wrk(output)
+    except ValueError:
+        raise HarnessError(f"wrk failed (status {rc}): {output[-400:]}")
+    load = {"tool": "wrk", "loop": "closed", "connections": connections, "duration_s": duration_s,
+            "headers": headers or {}}
+    record = _base_record(ctx, scenario, running, variant, sort_key, run, load)
+    record["latency_us"] = None
+    cpu = (cpu0, cpu1) if running.is_proxy else None
+    return _finish(ctx, record, result, None, cpu, (backend0, backend1), running)
+
+
+def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, clients: int = 16,
+             headers: dict[str, str] | None = None) -> dict[str, object]:
+    """Syscalls per request: `strace -c -f` on the proxy's processes over exactly `requests` requests.
+
+    A separate run, because strace slows the traced process many times over: its counts are
+    meaningful, its timings are not.
+    """
+    sup = ctx.env.supervisor
+    pids = procfs.process_tree(running.measured_pid)
+    out = ctx.env.run_dir / "strace" / f"{scenario}-{running.name}.txt"
+    out.parent.mkdir(exist_ok=True)
+    argv = ["strace", "-c", "-f", "-qq", "-o", str(out)]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    tracer = sup.start(f"strace-{scenario}-{running.name}", argv)
+    deadline = time.monotonic() + 10
+    threads = [tid for pid in pids for tid in procfs.thread_ids(pid)]
+    while any(procfs.tracer_pid(tid) == 0 for tid in threads):
+        if time.monotonic() > deadline or not tracer.alive():
+            sup.stop(tracer)
+            raise HarnessError(f"strace did not attach to {running.name}: {tracer.log_tail(300)}")
+        time.sleep(0.02)
+    try:
+        rc, output = sup.run(f"h2load-strace-{scenario}-{running.name}",
+                             loadgen.h2load_argv(_url(running), clients=clients, requests=requests, headers=headers),
+                             timeout=requests / 200 + TOOL_SLACK_S)
+    finally:
+        # strace prints its table when interrupted; give it time to detach and write.
+        sup.stop(tracer, sig=signal.SIGINT, grace=15)
+    result = loadgen.parse_h2load(output)
+    counts = loadgen.parse_strace_counts(out.read_text())
+    load = {"tool": "h2load+strace", "loop": "closed", "connections": clients, "requests": requests}
+    record = _base_record(ctx, scenario, running, "syscalls", (0,), 1, load)
+    record.update(kind="syscalls", errors=result.errors, requests=result.requests,
+                  syscalls_per_req=loadgen.syscalls_per_request(counts, max(result.requests, 1)) if counts else None)
+    record["flags"] = stats.run_flags(result.errors, None, None)
+    if result.requests != requests:
+        record["flags"].append("incomplete")
+    record["valid"] = not record["flags"]
+    return record
+
+
+def count_time_wait() -> int:
+    """Sockets in TIME_WAIT on the box (state 06 in /proc/net/tcp and tcp6)."""
+    total = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                next(f, None)
+                total += sum(1 for line in f if line.split()[3] == "06")
+        except OSError:
+            continue
+    return total
+
+
+def idle_connections(running: Running, count: int, *, deadline_s: float = 60.0,
+                     max_failures: int = 3) -> tuple[list[socket.socket], int]:
+    """Open `count` keep-alive connections, one complete request on each, and keep them open.
+
+    Returns the open sockets and how many of the `count` could not be opened. Gives up after `max_failures` failures
+    or `deadline_s`, so a target that stops accepting cannot stall the run.
+    """
+    request = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    sockets: list[socket.socket] = []
+    failures = 0
+    deadline = time.monotonic() + deadline_s
+    while len(sockets) < count and failures < max_failures and time.monotonic() < deadline:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.settimeout(2.0)
+            s.connect(("127.0.0.1", running.port))
+            s.sendall(request)
+            if not _read_one_response(s):
+                raise OSError("incomplete response")
+            sockets.append(s)
+        except OSError:
+            failures += 1
+            s.close()
+    return sockets, count - len(sockets)
+
+
+def _read_one_response(s: socket.socket) -> bool:
+    """Read one response with a Content-Length body; True when it is complete and 2xx."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return False
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            return False
+        body += chunk
+    return head.startswith(b"HTTP/1.1 2")
+
+
+def still_open(sockets: list[socket.socket]) -> int:
+    """How many of `sockets` the peer has not closed (a zero-byte peek means it has)."""
+    alive = 0
+    for s in sockets:
+        try:
+            s.setblocking(False)
+            alive += 1 if s.recv(1, socket.MSG_PEEK) else 0
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+    return alive

@@ -1,0 +1,76 @@
+"""How long and how often: the quick mode (a few minutes, every day, CI smoke) and the full mode.
+
+The full mode follows notes/benchmarks.md §1: warm up 5 s, measure 30 s, three runs per point.
+The quick mode keeps every scenario and every measurement but shortens and thins them, so its
+numbers show trends and catch breakage; publish only full-mode numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BodyCase:
+    """One S2 point: a method and a body size, at a fixed offered rate."""
+
+    method: str        # "GET": the response carries the body; "POST": the request does
+    size: int
+    rate: int
+
+    @property
+    def label(self) -> str:
+        size = f"{self.size // MIB} MiB" if self.size >= MIB else f"{self.size // KIB} KiB"
+        return f"{self.method} {size}"
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    warmup_s: float            # a separate, unmeasured run before each measured one
+    measure_s: float
+    repeats: int               # runs per point (min / median / max are shown)
+    s0_repeats: int            # calibration runs of direct and the L4 floor
+    s0_rate: int               # a low open-loop rate for the calibration latency
+    s1_max_connections: int    # wrk closed-loop connections for S1-max
+    s1_rates: tuple[int, ...]  # open-loop sweep (total rps); stops at the first rate a target misses
+    s1_connections: tuple[int, ...]
+    strace_requests: int       # requests traced for syscalls per request
+    s2_cases: tuple[BodyCase, ...]
+    s2_connections: int
+    s3_connections: int
+    s8_levels: tuple[int, ...]
+    s9_route_counts: tuple[int, ...]
+    s9_rate: int
+    s10_measure_s: float
+    s10_reload_every_s: float
+    s10_fallback_rate: int     # used when no S1-max figure is known for the run
+
+    def with_overrides(self, repeats: int | None, measure_s: float | None) -> "Mode":
+        mode = self
+        if repeats is not None:
+            mode = replace(mode, repeats=repeats, s0_repeats=max(repeats, 1))
+        if measure_s is not None:
+            mode = replace(mode, measure_s=measure_s)
+        return mode
+
+
+_BODIES = (BodyCase("GET", KIB, 2000), BodyCase("GET", 64 * KIB, 1000), BodyCase("GET", MIB, 100),
+           BodyCase("POST", KIB, 2000), BodyCase("POST", 64 * KIB, 1000), BodyCase("POST", MIB, 100))
+
+QUICK = Mode(name="quick", warmup_s=1, measure_s=2, repeats=1, s0_repeats=3, s0_rate=1000,
+             s1_max_connections=64, s1_rates=(1000, 5000, 20000), s1_connections=(16,),
+             strace_requests=5000, s2_cases=_BODIES, s2_connections=16, s3_connections=32,
+             s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=2000,
+             s10_measure_s=8, s10_reload_every_s=2, s10_fallback_rate=2000)
+
+FULL = Mode(name="full", warmup_s=5, measure_s=30, repeats=3, s0_repeats=5, s0_rate=1000,
+            s1_max_connections=64, s1_rates=(1000, 2000, 5000, 10000, 20000, 40000),
+            s1_connections=(16, 256), strace_requests=50000, s2_cases=_BODIES, s2_connections=16,
+            s3_connections=32, s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=5000,
+            s10_measure_s=60, s10_reload_every_s=5, s10_fallback_rate=5000)
+
+MODES = {m.name: m for m in (QUICK, FULL)}

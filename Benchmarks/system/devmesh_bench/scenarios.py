@@ -1,0 +1,292 @@
+"""The scenario matrix of notes/benchmarks.md §3 (HTTP/1.1 part: S0, S1, S2, S3, S8, S9, S10).
+
+A scenario is a function `run(ctx, target)` that starts the target (fresh), drives load at it and
+adds records to the context. To add the HTTP/2 and gRPC scenarios (S4, S6, S7) later, write one
+more function of the same shape (start, measure with a generator in measure.py, add records) and
+one `Scenario(...)` entry in SCENARIOS; the runner, the report and the plots need no change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import measure, procfs
+from .context import Context
+from .procs import http_get
+from .targets import Routes, Target, routing_headers
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    what: str                                   # one paragraph for results.md and the docs
+    run: Callable[[Context, Target], None]
+    estimate_s: Callable[[Context], float]      # wall time per target, for the progress line
+    applies: Callable[[Target], bool] = lambda target: True
+
+
+def _per_point(ctx: Context) -> float:
+    return ctx.mode.warmup_s + ctx.mode.measure_s + 0.5
+
+
+# ------------------------------------------------------------------------------------------ S0
+
+def run_s0(ctx: Context, target: Target) -> None:
+    """Direct and the L4 floor only: how stable the denominators are on this box right now."""
+    with ctx.started(target) as running:
+        for run in range(1, ctx.mode.s0_repeats + 1):
+            ctx.add(measure.closed_loop(ctx, "S0", running, variant=f"max (wrk c{ctx.mode.s1_max_connections})",
+                                        sort_key=(0,), run=run, connections=ctx.mode.s1_max_connections))
+        for run in range(1, ctx.mode.repeats + 1):
+            ctx.add(measure.open_loop(ctx, "S0", running, variant=f"{ctx.mode.s0_rate} rps c16",
+                                      sort_key=(1, ctx.mode.s0_rate), run=run, rate=ctx.mode.s0_rate, clients=16))
+
+
+# ------------------------------------------------------------------------------------------ S1
+
+def run_s1(ctx: Context, target: Target) -> None:
+    """Keep-alive GET of ~100 B: closed-loop maximum, open-loop sweep, then syscalls per request."""
+    mode = ctx.mode
+    with ctx.started(target) as running:
+        for run in range(1, mode.repeats + 1):
+            ctx.add(measure.closed_loop(ctx, "S1", running, variant=f"max (wrk c{mode.s1_max_connections})",
+                                        sort_key=(0, 0, 0), run=run, connections=mode.s1_max_connections))
+        for clients in mode.s1_connections:
+            for rate in mode.s1_rates:
+                if rate < clients:
+                    continue
+                runs = [measure.open_loop(ctx, "S1", running, variant=f"{rate} rps c{clients}",
+                                          sort_key=(1, clients, rate), run=run, rate=rate, clients=clients)
+                        for run in range(1, mode.repeats + 1)]
+                for record in runs:
+                    ctx.add(record)
+                if all("missed-rate" in r["flags"] for r in runs):
+                    ctx.note("S1", f"{target.name}: sweep at c{clients} stopped at {rate} rps (beyond its knee)")
+                    break
+        if running.is_proxy:
+            ctx.add(measure.syscalls(ctx, "S1", running, requests=mode.strace_requests))
+
+
+def estimate_s1(ctx: Context) -> float:
+    points = 1 + len(ctx.mode.s1_rates) * len(ctx.mode.s1_connections)
+    return points * ctx.mode.repeats * _per_point(ctx) + ctx.mode.strace_requests / 1500 + 3
+
+
+# ------------------------------------------------------------------------------------------ S2
+
+def run_s2(ctx: Context, target: Target) -> None:
+    """Bodies of 1 KiB, 64 KiB and 1 MiB, in responses (GET) and in requests (POST), at fixed rates."""
+    data_dir = ctx.env.run_dir / "data"
+    with ctx.started(target) as running:
+        for index, case in enumerate(ctx.mode.s2_cases):
+            if case.method == "GET":
+                path, data_file = f"/bytes/{_size_name(case.size)}.bin", None
+            else:
+                path, data_file = "/upload", data_dir / f"post-{_size_name(case.size)}.bin"
+                if not data_file.exists():
+                    data_file.write_bytes(b"p" * case.size)
+            for run in range(1, ctx.mode.repeats + 1):
+                ctx.add(measure.open_loop(ctx, "S2", running, variant=f"{case.label} @{case.rate}",
+                                          sort_key=(index,), run=run, rate=case.rate,
+                                          clients=ctx.mode.s2_connections, path=path, data_file=data_file))
+
+
+def _size_name(size: int) -> str:
+    return f"{size // (1024 * 1024)}m" if size >= 1024 * 1024 else f"{size // 1024}k"
+
+
+# ------------------------------------------------------------------------------------------ S3
+
+def run_s3(ctx: Context, target: Target) -> None:
+    """A new connection per request (`Connection: close`), closed loop: accept/close cost."""
+    with ctx.started(target) as running:
+        for run in range(1, ctx.mode.repeats + 1):
+            record = measure.closed_loop(ctx, "S3", running, variant=f"close (wrk c{ctx.mode.s3_connections})",
+                                         sort_key=(0,), run=run, connections=ctx.mode.s3_connections,
+                                         headers={"Connection": "close"})
+            record["extra"]["time_wait_after"] = measure.count_time_wait()
+            ctx.add(record)
+
+
+# ------------------------------------------------------------------------------------------ S8
+
+def run_s8(ctx: Context, target: Target) -> None:
+    """Memory per idle keep-alive connection at 1k and 10k connections (ΔRSS ÷ N), fresh start each."""
+    for level in ctx.mode.s8_levels:
+        with ctx.started(target) as running:
+            http_get(running.port)
+            time.sleep(0.5)
+            before = procfs.memory_kb(running.measured_pid)
+            started = time.monotonic()
+            sockets, failed = measure.idle_connections(running, level)
+            open_s = time.monotonic() - started
+            time.sleep(1.0)  # let the proxy settle (deferred frees, pool trims)
+            after = procfs.memory_kb(running.measured_pid)
+            alive = measure.still_open(sockets)
+            for s in sockets:
+                s.close()
+            record = {"scenario": "S8", "target": running.name, "variant": f"{level} idle", "sort": [level],
+                      "run": 1, "is_proxy": running.is_proxy,
+                      "load": {"tool": "python idle client", "connections": level},
+                      "requests": len(sockets), "errors": failed + (len(sockets) - alive),
+                      "rss_before_kb": before["rss_kb"], "rss_kb": after["rss_kb"], "hwm_kb": after["hwm_kb"],
+                      "bytes_per_conn": (after["rss_kb"] - before["rss_kb"]) * 1024 / max(len(sockets), 1),
+                      "extra": {"open_seconds": round(open_s, 2), "closed_by_peer": len(sockets) - alive,
+                                "not_opened": failed, "fd_limit": ctx.env.nofile}}
+            record["flags"] = ["errors"] if record["errors"] else []
+            record["valid"] = not record["flags"]
+            ctx.add(record)
+
+
+# ------------------------------------------------------------------------------------------ S9
+
+def run_s9(ctx: Context, target: Target) -> None:
+    """Route-table size: 1, 100 and 10k routing keys; the request carries one of them."""
+    for count in ctx.mode.s9_route_counts:
+        routes = Routes.numbered(count)
+        key = routes.keys[len(routes.keys) // 2]
+        with ctx.started(target, routes if target.routes_by_key else None) as running:
+            for run in range(1, ctx.mode.repeats + 1):
+                ctx.add(measure.open_loop(ctx, "S9", running, variant=f"{count} routes @{ctx.mode.s9_rate}",
+                                          sort_key=(count,), run=run, rate=ctx.mode.s9_rate, clients=16,
+                                          headers=routing_headers(key)))
+
+
+# ------------------------------------------------------------------------------------------ S10
+
+#: Keys present in every S10 table (the load uses the first); the rest change with each push.
+S10_STABLE_KEYS = 50
+S10_CHURN_KEYS = 50
+RELOADING_PROXIES = ("devmesh", "nginx")
+
+
+def s10_routes(generation: int) -> Routes:
+    """The route table of push number `generation`: stable keys plus a set that differs every push."""
+    stable = tuple(f"k{i}" for i in range(1, S10_STABLE_KEYS + 1))
+    churn = tuple(f"g{generation}-{i}" for i in range(1, S10_CHURN_KEYS + 1))
+    return Routes(stable + churn)
+
+
+def s10_rate(ctx: Context) -> tuple[int, str]:
+    """50 % of the knee, the same offered rate for every target.
+
+    The knee of a proxy is the highest S1 sweep rate it sustained (no error, >= 99 % of the
+    rate) in this run; S10 takes half of the lowest knee among the proxies that reload. Without
+    an S1 sweep in the run (`--only S10`) it falls back to the mode's fixed rate.
+    """
+    knees = {}
+    for r in ctx.records:
+        if r["scenario"] == "S1" and r["valid"] and r["target"] in RELOADING_PROXIES \
+                and r.get("load", {}).get("offered_rps"):
+            knees[r["target"]] = max(knees.get(r["target"], 0), r["load"]["offered_rps"])
+    if not knees:
+        return ctx.mode.s10_fallback_rate, f"fixed {ctx.mode.s10_fallback_rate} rps (no S1 sweep in this run)"
+    name, knee = min(knees.items(), key=lambda kv: kv[1])
+    rate = max(100, int(knee * 0.5))
+    return rate, f"{rate} rps = 50 % of {knee:g} rps, the highest S1 rate {name} sustained (lowest among {', '.join(sorted(knees))})"
+
+
+def run_s10(ctx: Context, target: Target) -> None:
+    """Route pushes during load: rewrite the config and SIGHUP every few seconds while S1 runs."""
+    rate, why = s10_rate(ctx)
+    if not any("S10: offered" in n for n in ctx.scenario_notes.get("S10", [])):
+        ctx.note("S10", f"S10: offered {why}; a push every {ctx.mode.s10_reload_every_s:g} s "
+                        f"({S10_STABLE_KEYS} stable + {S10_CHURN_KEYS} changing keys)")
+    reloadable = target.reloadable
+    with ctx.started(target, s10_routes(0) if reloadable else None) as running:
+        stop = threading.Event()
+        failures: list[str] = []
+
+        def push_loop() -> None:
+            generation = 0
+            while not stop.wait(ctx.mode.s10_reload_every_s):
+                generation += 1
+                try:
+                    target.reload(ctx.env, running, s10_routes(generation))
+                except Exception as e:  # noqa: BLE001 - recorded, the load goes on
+                    failures.append(str(e))
+
+        pusher = threading.Thread(target=push_loop, daemon=True)
+
+        def start_pushing() -> None:
+            if reloadable:
+                pusher.start()
+
+        try:
+            record = measure.open_loop(ctx, "S10", running, variant=f"push/{ctx.mode.s10_reload_every_s:g}s @{rate}",
+                                       sort_key=(rate,), run=1, rate=rate, clients=16,
+                                       duration_s=ctx.mode.s10_measure_s, headers=routing_headers("k1"),
+                                       during=start_pushing)
+        finally:
+            stop.set()
+            if pusher.is_alive():
+                pusher.join(timeout=10)
+        record["extra"].update(reloads_sent=running.reloads, reload_failures=failures[:5])
+        if target.name == "devmesh" and running.admin_port:
+            counters = _devmesh_reload_counters(running.admin_port)
+            record["extra"].update(counters)
+            applied = counters.get("devmesh_config_reloads_total")
+            if applied is not None and applied < running.reloads:
+                ctx.note("S10", f"devmesh applied {applied:g} of {running.reloads} route pushes "
+                                f"({counters.get('devmesh_config_reload_failures_total', 0):g} refused)")
+        ctx.add(record)
+
+
+def _devmesh_reload_counters(admin_port: int) -> dict[str, object]:
+    """devmesh's own count of applied and refused reloads, from its admin /metrics."""
+    try:
+        _, body = http_get(admin_port, "/metrics")
+    except Exception as e:  # noqa: BLE001 - informative only
+        return {"metrics_error": str(e)}
+    found = {}
+    for line in body.decode(errors="replace").splitlines():
+        for name in ("devmesh_config_reloads_total", "devmesh_config_reload_failures_total",
+                     "devmesh_route_table_version"):
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                found[name] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+# ------------------------------------------------------------------------------------- registry
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("S0", "Calibration: direct and the L4 floor",
+             "Closed-loop maximum (wrk) repeated, and a low open-loop rate, on the two references only. "
+             "The spread of the repeats is the noise floor of this box for every ratio below.",
+             run_s0, lambda ctx: ctx.mode.s0_repeats * _per_point(ctx) + ctx.mode.repeats * _per_point(ctx) + 1,
+             applies=lambda target: not target.is_proxy),
+    Scenario("S1", "HTTP/1.1 keep-alive GET, ~100 B body",
+             "Closed-loop maximum (wrk -t1 -c64), then an open-loop sweep (h2load --rps, latency from its "
+             "per-request log, a 1 % probe client above 5k rps); the sweep stops at the first rate a target "
+             "misses. Syscalls per request from a separate strace -c run (16 connections, closed loop).",
+             run_s1, estimate_s1),
+    Scenario("S2", "Body sizes: 1 KiB, 64 KiB, 1 MiB, in responses and in requests",
+             "Open loop at a fixed rate per size (GET: the backend serves a file of that size; POST: h2load "
+             "uploads it and the backend discards it). CPU per request shows the per-byte cost.",
+             run_s2, lambda ctx: len(ctx.mode.s2_cases) * ctx.mode.repeats * _per_point(ctx) + 1),
+    Scenario("S3", "A new connection per request",
+             "wrk closed loop with `Connection: close`: accept, first read and close dominate. TIME_WAIT "
+             "sockets on the box are counted after each run.",
+             run_s3, lambda ctx: ctx.mode.repeats * _per_point(ctx) + 1),
+    Scenario("S8", "Memory per idle connection (1k and 10k)",
+             "A client opens N keep-alive connections, sends one request on each and keeps them open; "
+             "the target's VmRSS before and after gives bytes per idle connection. Fresh start per level.",
+             run_s8, lambda ctx: 4.0 * len(ctx.mode.s8_levels)),
+    Scenario("S9", "Route-table size: 1, 100, 10k routing keys",
+             "The request carries one routing key from the middle of a table of N keys; devmesh and nginx "
+             "(a `map` on the baggage value) route it to the sandbox port. References take the same load.",
+             run_s9, lambda ctx: len(ctx.mode.s9_route_counts) * (ctx.mode.repeats * _per_point(ctx) + 1.5),
+             applies=lambda target: target.routes_by_key or not target.is_proxy),
+    Scenario("S10", "Route pushes during load",
+             "Open loop at ~50 % of the knee while the route table is rewritten and SIGHUP'd every few "
+             "seconds (devmesh: its config file; nginx: a reload). Errors, p99.9 and max cover the window. "
+             "References take the same load without pushes.",
+             run_s10, lambda ctx: ctx.mode.warmup_s + ctx.mode.s10_measure_s + 2,
+             applies=lambda target: target.reloadable or not target.is_proxy),
+)
+
+SCENARIOS_BY_ID = {s.id: s for s in SCENARIOS}

@@ -1,0 +1,66 @@
+"""Scenario rules that do not need a running proxy."""
+
+import unittest
+from pathlib import Path
+
+from devmesh_bench import scenarios
+from devmesh_bench.context import Context, Progress
+from devmesh_bench.modes import FULL, QUICK
+from devmesh_bench.targets import ALL_TARGETS, TARGETS_BY_NAME
+
+
+def ctx_with(records, mode=QUICK) -> Context:
+    ctx = Context(env=None, mode=mode, layout="A", results_path=Path("/nonexistent"), meta={},
+                  progress=Progress(0.0))
+    ctx.records.extend(records)
+    return ctx
+
+
+def s1(target, rate, valid=True):
+    return {"scenario": "S1", "target": target, "variant": f"{rate} rps c16", "valid": valid,
+            "load": {"offered_rps": rate}}
+
+
+class S10RateTests(unittest.TestCase):
+    def test_half_of_the_lowest_sustained_knee(self):
+        records = [s1("nginx", 5000), s1("nginx", 20000), s1("devmesh", 5000), s1("devmesh", 10000),
+                   s1("devmesh", 20000, valid=False), s1("haproxy", 1000)]
+        rate, why = scenarios.s10_rate(ctx_with(records))
+        self.assertEqual(rate, 5000)
+        self.assertIn("devmesh", why)
+
+    def test_closed_loop_and_other_proxies_do_not_count(self):
+        records = [s1("haproxy", 40000), {"scenario": "S1", "target": "nginx", "variant": "max (wrk c64)",
+                                          "valid": True, "load": {"tool": "wrk"}, "rps": 80000.0}]
+        self.assertEqual(scenarios.s10_rate(ctx_with(records))[0], QUICK.s10_fallback_rate)
+
+    def test_fallback_without_s1(self):
+        self.assertEqual(scenarios.s10_rate(ctx_with([], FULL))[0], FULL.s10_fallback_rate)
+
+
+class ApplicabilityTests(unittest.TestCase):
+    def test_who_runs_what(self):
+        expected = {
+            "S0": {"direct", "l4"},
+            "S1": {t.name for t in ALL_TARGETS},
+            "S9": {"direct", "l4", "nginx", "devmesh"},
+            "S10": {"direct", "l4", "nginx", "devmesh"},
+        }
+        for scenario_id, names in expected.items():
+            with self.subTest(scenario=scenario_id):
+                scenario = scenarios.SCENARIOS_BY_ID[scenario_id]
+                self.assertEqual({t.name for t in ALL_TARGETS if scenario.applies(t)}, names)
+
+    def test_estimates_are_positive_and_quick_is_shorter(self):
+        for scenario in scenarios.SCENARIOS:
+            with self.subTest(scenario=scenario.id):
+                quick, full = scenario.estimate_s(ctx_with([])), scenario.estimate_s(ctx_with([], FULL))
+                self.assertGreater(quick, 0)
+                self.assertLessEqual(quick, full)
+
+    def test_every_target_has_a_unique_name(self):
+        self.assertEqual(len(TARGETS_BY_NAME), len(ALL_TARGETS))
+
+
+if __name__ == "__main__":
+    unittest.main()

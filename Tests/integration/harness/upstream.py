@@ -17,6 +17,8 @@ Behaviour is chosen per request by the query string or an `x-behave` header with
                   stall_mid_body (then waits delay_body=S, default 30, and closes) |
                   cl_te | bad_cl | dup_cl | bad_chunk | bad_status  (malformed responses; the
                   connection stays open afterwards, so a proxy that re-used it would show)
+  reused_fault=NAME  like fault=, but only when the request arrives on a connection that already
+                  served one (the keep-alive race: the upstream drops a connection it had idle)
   expect=ignore   never send `100 Continue` (default: send it when the request asks)
   pause_body=S    wait S seconds before reading the request body (a slow reader: backpressure)
 
@@ -84,8 +86,12 @@ def _behaviour(head: wire.Head, target: str) -> dict[str, str]:
 class RecordingUpstream:
     """Listens on 127.0.0.1:0 and serves each connection on its own thread."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, idle_timeout: Optional[float] = None):
+        """`idle_timeout`: close a keep-alive connection that stays idle this long between
+        requests (like nginx's keepalive_timeout), the source of the keep-alive race."""
         self.name = name
+        self.idle_timeout = idle_timeout
+        self.idle_closes = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((net.LOOPBACK, 0))
@@ -175,10 +181,18 @@ class RecordingUpstream:
         seq = 0
         try:
             while not self._stopped:
+                if seq > 0 and self.idle_timeout is not None:
+                    conn.settimeout(self.idle_timeout)
                 try:
                     raw = reader.read_until(b"\r\n\r\n", HEAD_LIMIT)
-                except (wire.PeerClosed, wire.PeerReset, socket.timeout, OSError):
+                except socket.timeout:
+                    if seq > 0 and self.idle_timeout is not None:
+                        with self._cv:
+                            self.idle_closes += 1
                     return
+                except (wire.PeerClosed, wire.PeerReset, OSError):
+                    return
+                conn.settimeout(CONN_TIMEOUT)
                 seq += 1
                 if not self._exchange(conn, reader, conn_id, seq, raw):
                     return
@@ -253,6 +267,8 @@ class RecordingUpstream:
         if delay:
             time.sleep(delay)
         fault = params.get("fault", "")
+        if rec.seq > 1 and "reused_fault" in params:
+            fault = params["reused_fault"]  # only on a connection that already served a request
         if fault == "reset_before_head":
             net.reset_close(conn)
             return False

@@ -128,8 +128,13 @@ static void append_number(struct text *t, uint64_t value, int is_negative) {
 
 static void report(int signo) {
     (void)signo;
+    // A process-directed signal may be handled by any thread, and the handler's mask blocks
+    // SIGUSR2 on that thread only: a second SIGUSR2 could run this concurrently on another
+    // thread. The report buffer is shared, so a report already in progress wins.
+    static int busy;
+    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) return;
     int saved_errno = errno;
-    static struct text t;  // static: too large for a signal stack; reports are not reentrant
+    static struct text t;  // static: too large for a small signal stack
     t.length = 0;
 
     uint32_t claimed = __atomic_load_n(&slots_claimed, __ATOMIC_RELAXED);
@@ -169,6 +174,7 @@ static void report(int signo) {
         close(fd);
     }
     errno = saved_errno;
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
 }
 
 __attribute__((constructor)) static void install_report_handler(void) {

@@ -10,7 +10,8 @@ import CDevmeshAllocCounter
 /// line divided by the iterations is instructions per operation (plus about ten for the loop
 /// and the blackhole call).
 enum InstructionCount {
-    static func dumpReasonPrefix() -> String { "devmesh-microbench" }
+    /// Every dump's reason starts with this; scripts/microbench.sh matches it.
+    static let dumpReasonPrefix = "devmesh-microbench"
 
     /// Returns false when the client requests were compiled out (no Valgrind headers).
     static func run(_ scenarios: [Scenario], iterationsOverride: Int?) -> Bool {
@@ -30,7 +31,7 @@ enum InstructionCount {
             CDevmeshAllocCounter_callgrindToggleCollect()
             workload.run(iterations)
             CDevmeshAllocCounter_callgrindToggleCollect()
-            "\(dumpReasonPrefix()) \(scenario.name) \(iterations)".withCString {
+            "\(dumpReasonPrefix) \(scenario.name) \(iterations)".withCString {
                 CDevmeshAllocCounter_callgrindDumpStats($0)
             }
             print("\(scenario.name): \(iterations) operations counted")

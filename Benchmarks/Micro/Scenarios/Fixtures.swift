@@ -153,8 +153,10 @@ enum FixtureSpecs {
 /// Stops the benchmark when a fixture does not do what the scenario claims (a parse that
 /// fails, a key that does not hit): measuring the wrong path would be worse than no figure.
 func require(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition {
-        printError("devmesh-microbench: fixture check failed: \(message())")
-        exit(3)
-    }
+    if !condition { fixtureFailure(message()) }
+}
+
+func fixtureFailure(_ message: String) -> Never {
+    printError("devmesh-microbench: fixture check failed: \(message)")
+    exit(3)
 }

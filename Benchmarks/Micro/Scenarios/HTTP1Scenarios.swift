@@ -37,7 +37,7 @@ enum HTTP1Scenarios {
             require(head.headLength == input.count && head.headerCount == 5,
                     "request head parsed to \(head.headLength) bytes, \(head.headerCount) fields")
         } else {
-            require(false, "request head did not parse")
+            fixtureFailure("request head did not parse")
         }
         return Workload { iterations in
             for _ in 0..<iterations {
@@ -66,7 +66,7 @@ enum HTTP1Scenarios {
             require(head.headLength == input.count && head.framing == .contentLength(348),
                     "response head parsed to \(head.headLength) bytes, framing \(head.framing)")
         } else {
-            require(false, "response head did not parse")
+            fixtureFailure("response head did not parse")
         }
         return Workload { iterations in
             for _ in 0..<iterations {
@@ -139,8 +139,7 @@ enum HTTP1Scenarios {
         var hint = 0
         guard case .complete(let head) = RequestHeadParser.parse(pristine.view, into: storage,
                                                                   limits: HTTP1Limits(), scanFrom: &hint) else {
-            require(false, "hop-by-hop request head did not parse")
-            fatalError()
+            fixtureFailure("hop-by-hop request head did not parse")
         }
         require(head.hopByHopCount == 2, "expected 2 hop-by-hop lines, parser marked \(head.hopByHopCount)")
         let lines = UnsafeMutableBufferPointer<HeaderLine>.allocate(capacity: storage.lines.count)

@@ -182,8 +182,7 @@ enum RoutingScenarios {
         do {
             return try RouteTable.build(spec, version: 1)
         } catch {
-            require(false, "fixture spec rejected: \(error)")
-            fatalError()
+            fixtureFailure("fixture spec rejected: \(error)")
         }
     }
 }

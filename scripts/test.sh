@@ -56,6 +56,8 @@ else
     skip "swift test" "build failed"
   fi
   step "release build" swift build -c release "${swiftpm[@]}" --product devmesh || true
+  # Allocation budgets of the pure layers (release figures; Benchmarks/Thresholds/allocations.json).
+  step "alloc budgets" env SWIFT_SCRATCH_PATH="$scratch" scripts/alloc-check.sh --microbench-only || true
 fi
 
 export DEVMESH_BIN="${DEVMESH_BIN:-$PWD/$scratch/release/devmesh}"

@@ -20,6 +20,8 @@ public struct QuickStartOptions: Sendable, Equatable {
     public var routes: [String]
     /// `--fallback fail|baseline`, for every `--route`.
     public var fallback: String?
+    /// `--upstream-protocol auto|http1|h2c`, for the baseline and every `--route`.
+    public var upstreamProtocol: String?
     /// `--custom-header NAME`, repeatable.
     public var customHeaders: [String]
     /// `--workers N|auto`.
@@ -35,7 +37,8 @@ public struct QuickStartOptions: Sendable, Equatable {
     public static let quickStartServiceName = "default"
 
     public init(configPath: String? = nil, listen: [String] = [], baseline: String? = nil,
-                routes: [String] = [], fallback: String? = nil, customHeaders: [String] = [],
+                routes: [String] = [], fallback: String? = nil, upstreamProtocol: String? = nil,
+                customHeaders: [String] = [],
                 workers: String? = nil, admin: String? = nil, drainTimeout: String? = nil,
                 accessLog: String? = nil) {
         self.configPath = configPath
@@ -43,6 +46,7 @@ public struct QuickStartOptions: Sendable, Equatable {
         self.baseline = baseline
         self.routes = routes
         self.fallback = fallback
+        self.upstreamProtocol = upstreamProtocol
         self.customHeaders = customHeaders
         self.workers = workers
         self.admin = admin
@@ -81,6 +85,7 @@ public struct QuickStartOptions: Sendable, Equatable {
             ("--baseline", "services[].baseline", baseline != nil),
             ("--route", "services[].routes", !routes.isEmpty),
             ("--fallback", "services[].routes[].fallback", fallback != nil),
+            ("--upstream-protocol", "services[].protocol", upstreamProtocol != nil),
             ("--custom-header", "routing.custom_headers", !customHeaders.isEmpty),
         ]
         for (flag, key, isSet) in given where isSet {
@@ -120,6 +125,15 @@ public struct QuickStartOptions: Sendable, Equatable {
                 diagnostics.report("expected fail or baseline", at: .flag("--fallback", value: fallback))
             }
         }
+        var protocolChoice = UpstreamProtocol.auto
+        if let upstreamProtocol {
+            if let parsed = UpstreamProtocol(rawValue: upstreamProtocol) {
+                protocolChoice = parsed
+            } else {
+                diagnostics.report("expected auto, http1 or h2c",
+                                   at: .flag("--upstream-protocol", value: upstreamProtocol))
+            }
+        }
         var keys = FirstSeen<String>()
         let routeSpecs: [RouteSpec] = routes.compactMap { text in
             let location = Location.flag("--route", value: text)
@@ -148,7 +162,8 @@ public struct QuickStartOptions: Sendable, Equatable {
             return name
         }
         guard diagnostics.isEmpty, let baselineEndpoints else { return nil }
-        let service = ServiceSpec(name: Self.quickStartServiceName, baseline: baselineEndpoints, routes: routeSpecs)
+        let service = ServiceSpec(name: Self.quickStartServiceName, baseline: baselineEndpoints, routes: routeSpecs,
+                                  upstreamProtocol: protocolChoice)
         return ProxyConfiguration(listeners: listeners,
                                   routing: RoutingSpec(services: [service],
                                                        carriers: CarrierSpec(customHeaders: customHeaderNames)))

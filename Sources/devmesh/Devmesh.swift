@@ -43,6 +43,9 @@ struct Proxy: ParsableCommand {
     var route: [String] = []
     @Option(help: "When a sandbox is unreachable: fail (502/503, the default) or baseline.")
     var fallback: String?
+    @Option(name: .customLong("upstream-protocol"),
+            help: "Protocol to the upstreams: auto (the request's own, the default), http1 or h2c.")
+    var upstreamProtocol: String?
     @Option(name: .customLong("custom-header"), help: "A header whose whole value is a routing key (repeatable).")
     var customHeader: [String] = []
     @Option(help: "Worker threads, or auto (one per core; the default).")
@@ -64,7 +67,8 @@ struct Proxy: ParsableCommand {
             throw ExitCode(1)
         }
         let options = QuickStartOptions(configPath: config, listen: listen, baseline: baseline, routes: route,
-                                        fallback: fallback, customHeaders: customHeader, workers: workers,
+                                        fallback: fallback, upstreamProtocol: upstreamProtocol,
+                                        customHeaders: customHeader, workers: workers,
                                         admin: admin, drainTimeout: drainTimeout, accessLog: accessLog)
         let configuration: ProxyConfiguration
         do {

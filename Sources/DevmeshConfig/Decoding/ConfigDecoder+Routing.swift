@@ -119,9 +119,11 @@ extension ConfigDecoder {
                 routes.append(route)
             }
         }
+        let upstreamProtocol = map.optional("protocol", diagnostics).flatMap(decodeProtocol) ?? .auto
         guard let name, let baseline else { return nil }
         return DecodedService(spec: ServiceSpec(name: name, hosts: hostLocations.map(\.0),
-                                                baseline: baseline, routes: routes),
+                                                baseline: baseline, routes: routes,
+                                                upstreamProtocol: upstreamProtocol),
                               nameValue: nameValue, hostLocations: hostLocations)
     }
 
@@ -143,8 +145,20 @@ extension ConfigDecoder {
                 return policy
             } ?? .fail
         }
+        let upstreamProtocol = map.optional("protocol", diagnostics).flatMap(decodeProtocol)
         guard let key, let keyValue, let targets else { return nil }
-        return (RouteSpec(routingKey: key, sandbox: sandbox, endpoints: targets, fallback: fallback), keyValue)
+        return (RouteSpec(routingKey: key, sandbox: sandbox, endpoints: targets, fallback: fallback,
+                          upstreamProtocol: upstreamProtocol), keyValue)
+    }
+
+    /// `protocol: auto | http1 | h2c`.
+    private func decodeProtocol(_ value: YAMLValue) -> UpstreamProtocol? {
+        scalar(value, expecting: "auto, http1 or h2c") { text throws(SyntaxProblem) in
+            guard let parsed = UpstreamProtocol(rawValue: text) else {
+                throw SyntaxProblem("expected auto, http1 or h2c, got '\(text)'")
+            }
+            return parsed
+        }
     }
 
     /// A non-empty list of distinct endpoints. A repeated endpoint is rejected rather than

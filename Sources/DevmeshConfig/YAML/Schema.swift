@@ -21,8 +21,8 @@ enum Schema {
         "upstream_idle", "stream_idle",
     ])
     static let routing = Section(path: "routing", keys: ["key_names", "custom_headers"])
-    static let service = Section(path: "services[]", keys: ["name", "hosts", "baseline", "routes"])
-    static let route = Section(path: "services[].routes[]", keys: ["key", "sandbox", "endpoints", "fallback"])
+    static let service = Section(path: "services[]", keys: ["name", "hosts", "baseline", "routes", "protocol"])
+    static let route = Section(path: "services[].routes[]", keys: ["key", "sandbox", "endpoints", "fallback", "protocol"])
 
     private static let all = [topLevel, limits, timeouts, routing, service, route]
 

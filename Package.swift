@@ -58,6 +58,7 @@ let package = Package(
                           dependencies: ["DevmeshHTTP1", "DevmeshRouting", "DevmeshBytes", "CDevmeshAllocCounter"],
                           path: "Benchmarks/Micro", swiftSettings: strict),
 
+        .testTarget(name: "DevmeshBytesTests", dependencies: ["DevmeshBytes"]),
         .testTarget(name: "DevmeshHTTP1Tests", dependencies: ["DevmeshHTTP1", "DevmeshBytes"]),
         .testTarget(name: "DevmeshRoutingTests", dependencies: ["DevmeshRouting", "DevmeshBytes"]),
         .testTarget(name: "DevmeshConfigTests", dependencies: ["DevmeshConfig", "DevmeshRouting"]),

@@ -64,3 +64,12 @@ let package = Package(
         .testTarget(name: "DevmeshIOTests", dependencies: ["DevmeshIO"]),
     ]
 )
+
+// HTTP/2 (h2c) codec. Appended as its own block so the list above stays as the layers read.
+// CNghttp2 is the system libnghttp2 (Debian libnghttp2-dev, 1.52); only DevmeshHTTP2 imports it,
+// and DevmeshHTTP2's API never shows an nghttp2 type, so the proxy does not see the library.
+package.targets += [
+    .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+    .target(name: "DevmeshHTTP2", dependencies: ["CNghttp2", "DevmeshBytes"], swiftSettings: hotPath),
+    .testTarget(name: "DevmeshHTTP2Tests", dependencies: ["DevmeshHTTP2", "DevmeshBytes"]),
+]

@@ -26,7 +26,6 @@
 //   _shutdown_notice, _ping; nghttp2_session_set_local_window_size: the actions.
 // - nghttp2_session_resume_data: restart a DATA provider that returned NGHTTP2_ERR_DEFERRED.
 // - nghttp2_session_consume: open receive windows as the other side takes the bytes.
-// - nghttp2_session_get/set_stream_user_data: map a stream to its slot in our table.
 // - nghttp2_session_want_read / _want_write / _get_outbound_queue_size /
 //   _get_remote_settings / _get_last_proc_stream_id: state the adapter reports or bounds.
 // - nghttp2_rcbuf_incref / _decref / _get_buf: keep decoded header strings alive until the whole

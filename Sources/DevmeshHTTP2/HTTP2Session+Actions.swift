@@ -44,18 +44,18 @@ extension HTTP2Session {
     public func submitRequest(headers: UnsafeBufferPointer<HeaderField>, endStream: Bool) -> HTTP2StreamID? {
         assert(!isDispatching, "submitRequest called from inside a delegate callback")
         guard !isDispatching, availableStreamSlots > 0 else { return nil }
-        let slot = streams.allocate(id: -1)
+        let slot = streams.allocate(id: 0)
         var provider = NghttpCallbacks.dataProvider(slot: slot)
         let id = outboundHeaders.withEntries(for: headers) { entries, count in
             endStream
-                ? nghttp2_submit_request(nghttp, nil, entries, count, nil, slotPointer(slot))
-                : nghttp2_submit_request(nghttp, nil, entries, count, &provider, slotPointer(slot))
+                ? nghttp2_submit_request(nghttp, nil, entries, count, nil, nil)
+                : nghttp2_submit_request(nghttp, nil, entries, count, &provider, nil)
         }
         guard id > 0 else {
             streams.release(slot)
             return nil
         }
-        streams[slot].id = id
+        streams.assign(id: id, to: slot)
         streams[slot].announced = true
         streams[slot].headersSubmitted = true
         streams[slot].endRequested = endStream

@@ -47,8 +47,6 @@ extension HTTP2Session {
         if role == .server && Int32(frame.pointee.headers.cat.rawValue) == CNghttp2_HCAT_REQUEST {
             slot = streams.allocate(id: id)
             streams[slot].openedAt = now
-            // nghttp2 documents setting stream user data from this callback.
-            _ = nghttp2_session_set_stream_user_data(nghttp, id, slotPointer(slot))
             counters.streamsOpened += 1
         } else if let known = self.slot(of: id) {
             slot = known

@@ -12,6 +12,8 @@ extension HTTP2Session {
     /// `maxLength`, which already honours flow control and the frame size), and whether it ends
     /// the stream.
     func readData(slot: Int, streamID: Int32, maxLength: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        // A slot is released only when nghttp2 closes its stream, after which it never reads.
+        assert(streams[slot].id == streamID, "DATA provider of a released slot")
         let pending = streams[slot].send.count
         if pending == 0 {
             guard streams[slot].endRequested else {

@@ -262,11 +262,7 @@ public final class HTTP2Session {
 
     /// The slot of stream `id`, if the session still tracks it.
     @inline(__always)
-    func slot(of id: Int32) -> Int? {
-        guard let slot = slotIndex(nghttp2_session_get_stream_user_data(nghttp, id)),
-              slot < streams.slots.count, streams[slot].id == id else { return nil }
-        return slot
-    }
+    func slot(of id: Int32) -> Int? { streams.slot(of: id) }
 
     private func submitInitialSettings() {
         var entries: [nghttp2_settings_entry] = [

@@ -1,7 +1,9 @@
 /// Per-stream state the adapter keeps next to nghttp2's own stream. One slot per open stream,
 /// in a table that grows to the high-water mark of concurrent streams and is then reused: no
-/// allocation per stream in steady state. nghttp2 finds a slot through the stream's user data
-/// (the slot index + 1 stored as a pointer), the DATA provider through its `source.ptr`.
+/// allocation per stream in steady state. Stream ids map to slots through a dictionary reserved
+/// up front (nghttp2's stream user data cannot serve: a client stream only exists in nghttp2
+/// once its HEADERS is serialised, and the proxy submits its body before that); the DATA
+/// provider finds its slot through `source.ptr`.
 struct StreamState {
     var id: Int32 = 0
 
@@ -53,35 +55,48 @@ enum ProviderState {
     case deferred
 }
 
-/// The slot table: dense storage and a free list of indices.
+/// The slot table: dense storage, a free list of indices and the id -> slot index.
 struct StreamTable {
     private(set) var slots: [StreamState] = []
     private var freeSlots: [Int] = []
-    private(set) var count = 0
+    private var slotByID: [Int32: Int] = [:]
 
     init(expectedStreams: Int) {
         slots.reserveCapacity(expectedStreams)
         freeSlots.reserveCapacity(expectedStreams)
+        // Swift's dictionary deletes without tombstones: within this capacity, inserting and
+        // removing never reallocates.
+        slotByID.reserveCapacity(2 * expectedStreams)
     }
 
-    /// A fresh slot for `id`.
+    var count: Int { slotByID.count }
+
+    @inline(__always)
+    func slot(of id: Int32) -> Int? { slotByID[id] }
+
+    /// A fresh slot for `id` (client streams get theirs once nghttp2 assigned the id: `assign`).
     mutating func allocate(id: Int32) -> Int {
-        count += 1
-        if let slot = freeSlots.popLast() {
+        let slot: Int
+        if let reused = freeSlots.popLast() {
+            slot = reused
             slots[slot] = StreamState()
-            slots[slot].id = id
-            return slot
+        } else {
+            slots.append(StreamState())
+            slot = slots.count - 1
         }
-        var state = StreamState()
-        state.id = id
-        slots.append(state)
-        return slots.count - 1
+        if id > 0 { assign(id: id, to: slot) }
+        return slot
+    }
+
+    mutating func assign(id: Int32, to slot: Int) {
+        slots[slot].id = id
+        slotByID[id] = slot
     }
 
     mutating func release(_ slot: Int) {
+        if slots[slot].id > 0 { slotByID[slots[slot].id] = nil }
         slots[slot] = StreamState()
         freeSlots.append(slot)
-        count -= 1
     }
 
     @inline(__always)
@@ -92,11 +107,11 @@ struct StreamTable {
 
     /// Every slot in use, for teardown.
     func forEachInUse(_ body: (StreamState) -> Void) {
-        for state in slots where state.id != 0 { body(state) }
+        for slot in slotByID.values { body(slots[slot]) }
     }
 }
 
-/// The stream's slot index encoded as nghttp2 stream user data (index + 1, so nil means none).
+/// A slot index as the `source.ptr` of a DATA provider (index + 1, so nil means none).
 @inline(__always)
 func slotPointer(_ slot: Int) -> UnsafeMutableRawPointer? {
     UnsafeMutableRawPointer(bitPattern: slot + 1)

@@ -15,7 +15,7 @@
 //     _set_no_auto_window_update  receive windows open only when the proxy consumed the bytes;
 //     _set_max_outbound_ack       bound on queued SETTINGS/PING ACKs (flood with unread output);
 //     _set_max_settings           entries per SETTINGS frame;
-//     _set_max_continuations      CONTINUATION frames per header block (CVE-2024-28182);
+//     _set_max_continuations      backstop on CONTINUATION frames per block (CVE-2024-28182);
 //     _set_stream_reset_rate_limit  RST_STREAM token bucket (CVE-2023-44487);
 //     _set_peer_max_concurrent_streams  outbound stream cap until the peer's SETTINGS arrive;
 //     _set_max_send_header_block_length  largest header block we encode.
@@ -61,6 +61,7 @@ static const uint8_t CNghttp2_FLAG_NONE = NGHTTP2_FLAG_NONE;
 static const uint8_t CNghttp2_FLAG_END_STREAM = NGHTTP2_FLAG_END_STREAM;
 static const uint8_t CNghttp2_FLAG_END_HEADERS = NGHTTP2_FLAG_END_HEADERS;
 static const uint8_t CNghttp2_FLAG_ACK = NGHTTP2_FLAG_ACK;
+static const uint8_t CNghttp2_FLAG_PADDED = NGHTTP2_FLAG_PADDED;
 
 // Header categories (nghttp2_headers_category) of a received HEADERS frame.
 static const int CNghttp2_HCAT_REQUEST = NGHTTP2_HCAT_REQUEST;

@@ -8,6 +8,12 @@ extension HTTP2Session {
     func onBeginFrame(_ header: nghttp2_frame_hd) -> Int32 {
         let type = header.type
         guard type == CNghttp2_DATA || type == CNghttp2_HEADERS || type == CNghttp2_CONTINUATION else { return 0 }
+        if type == CNghttp2_HEADERS {
+            guardState.continuationsInBlock = 0
+        } else if type == CNghttp2_CONTINUATION {
+            guardState.continuationsInBlock += 1
+            if guardState.continuationsInBlock > settings.maxContinuationFrames { return trip(.continuationFlood) }
+        }
         if type == CNghttp2_HEADERS && role == .server && header.stream_id & 1 == 1
             && header.stream_id > guardState.highestPeerStreamID {
             guardState.highestPeerStreamID = header.stream_id
@@ -16,14 +22,14 @@ extension HTTP2Session {
                 return trip(.streamOpenBurst)
             }
         }
-        if header.length > 0 {
-            guardState.consecutiveEmptyFrames = 0
-            return 0
-        }
         let ends = type == CNghttp2_DATA
             ? header.flags & CNghttp2_FLAG_END_STREAM != 0
             : header.flags & CNghttp2_FLAG_END_HEADERS != 0
-        return ends ? 0 : countEmptyFrame()
+        if header.length == 0 { return ends ? 0 : countEmptyFrame() }
+        // A padded DATA frame may carry padding only: judged in onFrameReceived.
+        if type == CNghttp2_DATA && header.flags & CNghttp2_FLAG_PADDED != 0 { return 0 }
+        guardState.consecutiveEmptyFrames = 0
+        return 0
     }
 
     func countEmptyFrame() -> Int32 {
@@ -103,10 +109,13 @@ extension HTTP2Session {
             deliverHeaderBlock(streamID: header.stream_id, endStream: header.flags & CNghttp2_FLAG_END_STREAM != 0)
         case CNghttp2_DATA:
             // A DATA frame made of padding only is as empty as a zero-length one.
-            if header.length > 0 && header.length == frame.pointee.data.padlen
-                && header.flags & CNghttp2_FLAG_END_STREAM == 0 {
-                let verdict = countEmptyFrame()
-                if verdict != 0 { return verdict }
+            if header.flags & CNghttp2_FLAG_PADDED != 0 {
+                if header.length == frame.pointee.data.padlen && header.flags & CNghttp2_FLAG_END_STREAM == 0 {
+                    let verdict = countEmptyFrame()
+                    if verdict != 0 { return verdict }
+                } else {
+                    guardState.consecutiveEmptyFrames = 0
+                }
             }
             if header.flags & CNghttp2_FLAG_END_STREAM != 0, let slot = slot(of: header.stream_id),
                streams[slot].announced {
@@ -236,6 +245,8 @@ extension HTTP2Session {
 /// Counters behind the connection-level abuse checks.
 struct AbuseGuardState {
     var consecutiveEmptyFrames = 0
+    /// CONTINUATION frames since the last HEADERS.
+    var continuationsInBlock = 0
     var newStreamsThisReceive = 0
     var highestPeerStreamID: Int32 = 0
     var closedPeerStreams = 0

@@ -31,7 +31,8 @@ public struct HTTP2Settings: Sendable, Equatable {
 
     /// Consecutive frames with an empty payload before the connection fails (Envoy: 1).
     public var maxConsecutiveEmptyFrames: Int
-    /// CONTINUATION frames after one HEADERS (nghttp2's own check, CVE-2024-28182).
+    /// CONTINUATION frames after one HEADERS (CVE-2024-28182; counted by the session, since
+    /// nghttp2 1.52 miscounts frames whose header arrives in pieces).
     public var maxContinuationFrames: Int
     /// SETTINGS/PING ACKs waiting in the output before the connection fails (nghttp2's check).
     public var maxOutboundAcks: Int

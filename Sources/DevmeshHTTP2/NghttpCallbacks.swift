@@ -17,7 +17,12 @@ enum NghttpCallbacks {
         nghttp2_option_set_no_auto_window_update(option, 1)
         nghttp2_option_set_max_outbound_ack(option, settings.maxOutboundAcks)
         nghttp2_option_set_max_settings(option, 32)
-        nghttp2_option_set_max_continuations(option, settings.maxContinuationFrames)
+        // Debian's 1.52 backport of the CVE-2024-28182 fix counts a CONTINUATION once per
+        // `mem_recv` call that sees part of its 9-byte header, so a header split across reads
+        // counts several times (a block with one CONTINUATION fed byte by byte failed). The exact
+        // count per frame is ours (`onBeginFrame`); nghttp2's stays as a backstop at the worst
+        // case of one count per header byte.
+        nghttp2_option_set_max_continuations(option, 9 * (settings.maxContinuationFrames + 1))
         nghttp2_option_set_max_send_header_block_length(option, settings.maxSendHeaderBlockBytes)
         nghttp2_option_set_peer_max_concurrent_streams(option, UInt32(min(settings.maxConcurrentStreams, 100)))
         // no_http_messaging stays off: nghttp2 enforces the RFC 9113 §8 message rules.

@@ -17,7 +17,7 @@ extension HTTP2Session {
         streams[slot].endRequested = endStream
         if isDispatching {
             deferred.append(.response(stream: stream.rawValue, slot: slot,
-                                      block: headerBlocks.copy(headers), endStream: endStream))
+                                      block: deferredHeaders.copy(headers), endStream: endStream))
             return true
         }
         let result = outboundHeaders.withEntries(for: headers) { entries, count in
@@ -75,7 +75,7 @@ extension HTTP2Session {
         var accepted = 0
         if !bytes.isEmpty {
             if streams[slot].send.base == nil { streams[slot].send.base = chunks.take() }
-            accepted = streams[slot].send.append(bytes, capacity: chunks.chunkSize)
+            accepted = streams[slot].send.append(bytes, capacity: chunks.chunkBytes)
         }
         let complete = accepted == bytes.count
         if complete && endStream { streams[slot].endRequested = true }
@@ -189,12 +189,12 @@ extension HTTP2Session {
         assert(!isDispatching, "nghttp2 re-entered from a callback")
         for action in deferred { apply(action) }
         deferred.removeAll(keepingCapacity: true)
+        deferredHeaders.reset()
     }
 
     private func apply(_ action: DeferredAction) {
         switch action {
         case let .response(id, slot, block, endStream):
-            defer { headerBlocks.give(block) }
             guard failure == nil, streams[slot].id == id else { return }
             _ = submitResponseNow(id, slot: slot, entries: block.entries, count: block.count, endStream: endStream)
         case let .answerHeadersTooLarge(id, slot):
@@ -239,11 +239,6 @@ enum DeferredAction {
     case consume(stream: Int32, bytes: Int)
     case goAway(code: UInt32, graceful: Bool)
     case finishShutdown
-
-    var ownedBlock: OwnedHeaderBlock? {
-        if case let .response(_, _, block, _) = self { return block }
-        return nil
-    }
 }
 
 @inline(__always)

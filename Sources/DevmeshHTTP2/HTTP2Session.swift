@@ -54,7 +54,9 @@ public final class HTTP2Session {
     var collector: HeaderBlockCollector
     var outboundHeaders = OutboundHeaderScratch()
     var headerBlocks = HeaderBlockPool()
-    var chunks: ChunkPool
+    var deferredHeaders = DeferredHeaderArena()
+    /// Where stream send buffers come from (shared by a worker's sessions, or this session's own).
+    let chunks: HTTP2BufferPool
 
     /// True while nghttp2 runs (inside `nghttp2_session_mem_recv` / `_mem_send`): actions are
     /// queued instead of calling into nghttp2.
@@ -85,13 +87,18 @@ public final class HTTP2Session {
 
     /// Creates a session and queues its first frames (client preface, SETTINGS, the connection
     /// WINDOW_UPDATE): call `produce` before anything else is expected from the peer.
-    public init(role: HTTP2Role, settings: HTTP2Settings = HTTP2Settings()) {
+    /// `bufferPool` is normally the worker's shared pool; its chunk size must equal
+    /// `settings.streamSendBufferBytes`. Without one the session gets a small pool of its own.
+    public init(role: HTTP2Role, settings: HTTP2Settings = HTTP2Settings(), bufferPool: HTTP2BufferPool? = nil) {
         if let problem = settings.validationProblem() { preconditionFailure("HTTP2Settings: \(problem)") }
+        let pool = bufferPool ?? HTTP2BufferPool(chunkBytes: settings.streamSendBufferBytes, maxIdleChunks: 4)
+        precondition(pool.chunkBytes == settings.streamSendBufferBytes,
+                     "HTTP2BufferPool chunks must be settings.streamSendBufferBytes long")
         self.role = role
         self.settings = settings
         streams = StreamTable(expectedStreams: settings.maxConcurrentStreams)
         collector = HeaderBlockCollector(initialCapacity: 16)
-        chunks = ChunkPool(chunkSize: settings.streamSendBufferBytes, maxIdle: 4)
+        chunks = pool
         deferred.reserveCapacity(32)
         roomNotices.reserveCapacity(16)
         nghttp = NghttpCallbacks.makeSession(role: role, settings: settings)
@@ -105,12 +112,13 @@ public final class HTTP2Session {
         collector.deallocate()
         nghttp2_session_set_user_data(nghttp, nil)
         nghttp2_session_del(nghttp)
+        let pool = chunks
         streams.forEachInUse { state in
-            state.send.base?.deallocate()
+            if let chunk = state.send.base { pool.give(chunk) }
             state.trailers?.storage.deallocate()
         }
-        for action in deferred { action.ownedBlock?.storage.deallocate() }
-        chunks.releaseAll()
+        deferredHeaders.deallocate()
+        streams.deallocate()
         headerBlocks.releaseAll()
         outboundHeaders.deallocate()
     }
@@ -187,8 +195,8 @@ public final class HTTP2Session {
     func fail(_ error: HTTP2ConnectionError) -> HTTP2ReceiveOutcome {
         pendingTrip = nil
         if failure == nil { failure = error }
-        for action in deferred { if let block = action.ownedBlock { headerBlocks.give(block) } }
         deferred.removeAll(keepingCapacity: true)
+        deferredHeaders.reset()
         localTermination = true
         _ = nghttp2_session_terminate_session(nghttp, error.code.rawValue)
         return .failed(failure ?? error)

@@ -21,8 +21,9 @@ public struct HTTP2Settings: Sendable, Equatable {
 
     // MARK: Output buffering
 
-    /// Bytes `submitData` buffers per stream before it answers `.partial`. Buffers come from a
-    /// per-session pool and go back as soon as a stream's buffer is empty.
+    /// Bytes `submitData` buffers per stream before it answers `.partial`: the chunk size of the
+    /// `HTTP2BufferPool` the buffers come from. A chunk goes back as soon as its stream's buffer
+    /// is empty.
     public var streamSendBufferBytes: Int
     /// Largest header block this side encodes, bytes (nghttp2 fails larger submissions).
     public var maxSendHeaderBlockBytes: Int

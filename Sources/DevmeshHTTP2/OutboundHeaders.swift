@@ -118,10 +118,10 @@ struct OwnedHeaderBlock {
     }
 }
 
-/// Reuses the storage of owned header blocks across streams.
+/// Reuses the storage of owned header blocks across streams (trailers waiting for their body).
 struct HeaderBlockPool {
     private var free: [OwnedHeaderBlock] = []
-    private static let maxIdle = 4
+    private static let maxIdle = 16
     private static let minimumBytes = 1024
 
     mutating func copy(_ fields: UnsafeBufferPointer<HeaderField>) -> OwnedHeaderBlock {
@@ -188,5 +188,46 @@ func isConnectionSpecific(_ field: HeaderField) -> Bool {
     case 16: return ASCII.equalsCaseInsensitive(name, lowercased: "proxy-connection")
     case 17: return ASCII.equalsCaseInsensitive(name, lowercased: "transfer-encoding")
     default: return false
+    }
+}
+
+/// Storage for the header blocks of actions queued while nghttp2 runs (a response submitted
+/// from a delegate callback). They live only until the queue is applied, so they are carved from
+/// chunks that are all reused at once (`reset`); a burst of responses in one `receive` costs no
+/// allocation once the chunks reached their high-water mark. Chunks never move, so the pointers
+/// inside earlier blocks stay valid while later ones are added.
+struct DeferredHeaderArena {
+    private var chunks: [(base: UnsafeMutableRawPointer, capacity: Int)] = []
+    private var current = 0
+    private var used = 0
+    private static let chunkBytes = 4096
+
+    mutating func copy(_ fields: UnsafeBufferPointer<HeaderField>) -> OwnedHeaderBlock {
+        let needed = OwnedHeaderBlock.byteCount(for: fields)
+        // Keep nghttp2_nv entries aligned.
+        used = (used + 15) & ~15
+        while current < chunks.count && chunks[current].capacity - used < needed {
+            current += 1
+            used = 0
+        }
+        if current == chunks.count {
+            let capacity = max(needed, DeferredHeaderArena.chunkBytes)
+            chunks.append((UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16), capacity))
+            used = 0
+        }
+        var block = OwnedHeaderBlock(storage: chunks[current].base + used, capacity: needed)
+        block.fill(with: fields)
+        used += needed
+        return block
+    }
+
+    /// Every block handed out is dead: reuse all chunks.
+    mutating func reset() {
+        current = 0
+        used = 0
+    }
+
+    func deallocate() {
+        for chunk in chunks { chunk.base.deallocate() }
     }
 }

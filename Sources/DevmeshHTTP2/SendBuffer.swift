@@ -45,35 +45,3 @@ struct SendBuffer {
         }
     }
 }
-
-/// Fixed-size chunks for stream send buffers, reused across the streams of one session. At most
-/// `maxIdle` free chunks are kept, so a burst of busy streams does not pin memory for the rest of
-/// the connection's life.
-struct ChunkPool {
-    let chunkSize: Int
-    private var free: [UnsafeMutableRawPointer] = []
-    private let maxIdle: Int
-
-    init(chunkSize: Int, maxIdle: Int) {
-        self.chunkSize = chunkSize
-        self.maxIdle = maxIdle
-    }
-
-    mutating func take() -> UnsafeMutableRawPointer {
-        if let chunk = free.popLast() { return chunk }
-        return UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
-    }
-
-    mutating func give(_ chunk: UnsafeMutableRawPointer) {
-        if free.count < maxIdle {
-            free.append(chunk)
-        } else {
-            chunk.deallocate()
-        }
-    }
-
-    mutating func releaseAll() {
-        for chunk in free { chunk.deallocate() }
-        free.removeAll()
-    }
-}

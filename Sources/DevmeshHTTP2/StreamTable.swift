@@ -1,9 +1,9 @@
 /// Per-stream state the adapter keeps next to nghttp2's own stream. One slot per open stream,
 /// in a table that grows to the high-water mark of concurrent streams and is then reused: no
-/// allocation per stream in steady state. Stream ids map to slots through a dictionary reserved
-/// up front (nghttp2's stream user data cannot serve: a client stream only exists in nghttp2
-/// once its HEADERS is serialised, and the proxy submits its body before that); the DATA
-/// provider finds its slot through `source.ptr`.
+/// allocation per stream in steady state. Stream ids map to slots through `StreamIndex`
+/// (nghttp2's stream user data cannot serve: a client stream only exists in nghttp2 once its
+/// HEADERS is serialised, and the proxy submits its body before that); the DATA provider finds
+/// its slot through `source.ptr`.
 struct StreamState {
     var id: Int32 = 0
 
@@ -59,20 +59,20 @@ enum ProviderState {
 struct StreamTable {
     private(set) var slots: [StreamState] = []
     private var freeSlots: [Int] = []
-    private var slotByID: [Int32: Int] = [:]
+    private var slotByID: StreamIndex
 
     init(expectedStreams: Int) {
         slots.reserveCapacity(expectedStreams)
         freeSlots.reserveCapacity(expectedStreams)
-        // Swift's dictionary deletes without tombstones: within this capacity, inserting and
-        // removing never reallocates.
-        slotByID.reserveCapacity(2 * expectedStreams)
+        slotByID = StreamIndex(expected: expectedStreams)
     }
+
+    func deallocate() { slotByID.deallocate() }
 
     var count: Int { slotByID.count }
 
     @inline(__always)
-    func slot(of id: Int32) -> Int? { slotByID[id] }
+    func slot(of id: Int32) -> Int? { slotByID.find(id) }
 
     /// A fresh slot for `id` (client streams get theirs once nghttp2 assigned the id: `assign`).
     mutating func allocate(id: Int32) -> Int {
@@ -90,11 +90,11 @@ struct StreamTable {
 
     mutating func assign(id: Int32, to slot: Int) {
         slots[slot].id = id
-        slotByID[id] = slot
+        slotByID.insert(id, slot: slot)
     }
 
     mutating func release(_ slot: Int) {
-        if slots[slot].id > 0 { slotByID[slots[slot].id] = nil }
+        if slots[slot].id > 0 { slotByID.remove(slots[slot].id) }
         slots[slot] = StreamState()
         freeSlots.append(slot)
     }
@@ -107,7 +107,7 @@ struct StreamTable {
 
     /// Every slot in use, for teardown.
     func forEachInUse(_ body: (StreamState) -> Void) {
-        for slot in slotByID.values { body(slots[slot]) }
+        slotByID.forEach { body(slots[$0]) }
     }
 }
 

@@ -7,8 +7,9 @@
 // conversions at every call.
 //
 // What DevmeshHTTP2 uses from <nghttp2/nghttp2.h>, and why:
-// - nghttp2_session_server_new2 / _client_new2, nghttp2_session_del: one session per connection,
-//   created with options (below) and a callbacks table.
+// - nghttp2_session_server_new3 / _client_new3, nghttp2_session_del: one session per connection,
+//   created with options (below), a callbacks table and an nghttp2_mem allocator (free lists
+//   shared by a worker's sessions, so steady-state exchanges call no malloc).
 // - nghttp2_session_callbacks_new / _del / _set_*: the callbacks listed in
 //   DevmeshHTTP2/NghttpCallbacks.swift; nghttp2 copies the table into each session.
 // - nghttp2_option_new / _del and:

@@ -91,7 +91,8 @@ public final class HTTP2Session {
     /// `settings.streamSendBufferBytes`. Without one the session gets a small pool of its own.
     public init(role: HTTP2Role, settings: HTTP2Settings = HTTP2Settings(), bufferPool: HTTP2BufferPool? = nil) {
         if let problem = settings.validationProblem() { preconditionFailure("HTTP2Settings: \(problem)") }
-        let pool = bufferPool ?? HTTP2BufferPool(chunkBytes: settings.streamSendBufferBytes, maxIdleChunks: 4)
+        let pool = bufferPool ?? HTTP2BufferPool(chunkBytes: settings.streamSendBufferBytes, maxIdleChunks: 4,
+                                                 maxIdleBlocksPerSize: 16)
         precondition(pool.chunkBytes == settings.streamSendBufferBytes,
                      "HTTP2BufferPool chunks must be settings.streamSendBufferBytes long")
         self.role = role
@@ -101,7 +102,7 @@ public final class HTTP2Session {
         chunks = pool
         deferred.reserveCapacity(32)
         roomNotices.reserveCapacity(16)
-        nghttp = NghttpCallbacks.makeSession(role: role, settings: settings)
+        nghttp = NghttpCallbacks.makeSession(role: role, settings: settings, allocator: pool.allocator)
         nghttp2_session_set_user_data(nghttp, Unmanaged.passUnretained(self).toOpaque())
         submitInitialSettings()
     }

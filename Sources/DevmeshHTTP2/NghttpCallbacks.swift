@@ -9,7 +9,7 @@ import CNghttp2
 /// NGHTTP2_ERR_CALLBACK_FAILURE to stop the whole session (used when a flood is detected).
 enum NghttpCallbacks {
     /// A new nghttp2 session with our options and callbacks (its user data is set by the caller).
-    static func makeSession(role: HTTP2Role, settings: HTTP2Settings) -> OpaquePointer {
+    static func makeSession(role: HTTP2Role, settings: HTTP2Settings, allocator: NghttpAllocator) -> OpaquePointer {
         var option: OpaquePointer?
         precondition(nghttp2_option_new(&option) == 0, "nghttp2: out of memory")
         defer { nghttp2_option_del(option) }
@@ -33,9 +33,10 @@ enum NghttpCallbacks {
         install(callbacks)
 
         var session: OpaquePointer?
+        var memory = allocator.table() // copied by nghttp2
         let created = role == .server
-            ? nghttp2_session_server_new2(&session, callbacks, nil, option)
-            : nghttp2_session_client_new2(&session, callbacks, nil, option)
+            ? nghttp2_session_server_new3(&session, callbacks, nil, option, &memory)
+            : nghttp2_session_client_new3(&session, callbacks, nil, option, &memory)
         guard created == 0, let session else { preconditionFailure("nghttp2 session creation failed: \(created)") }
         return session
     }

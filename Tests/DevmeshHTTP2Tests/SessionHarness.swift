@@ -111,10 +111,16 @@ final class SessionPair {
     var serverWire: [UInt8] = []
     var clientWire: [UInt8] = []
 
-    init(serverSettings: HTTP2Settings = HTTP2Settings(), clientSettings: HTTP2Settings = HTTP2Settings(),
-         outputSize: Int = 16 * 1024, splitSize: Int = .max) {
-        server = HTTP2Session(role: .server, settings: serverSettings)
-        client = HTTP2Session(role: .client, settings: clientSettings)
+    convenience init(serverSettings: HTTP2Settings = HTTP2Settings(), clientSettings: HTTP2Settings = HTTP2Settings(),
+                     outputSize: Int = 16 * 1024, splitSize: Int = .max) {
+        self.init(server: HTTP2Session(role: .server, settings: serverSettings),
+                  client: HTTP2Session(role: .client, settings: clientSettings),
+                  outputSize: outputSize, splitSize: splitSize)
+    }
+
+    init(server: HTTP2Session, client: HTTP2Session, outputSize: Int = 16 * 1024, splitSize: Int = .max) {
+        self.server = server
+        self.client = client
         server.delegate = serverEvents
         client.delegate = clientEvents
         self.outputSize = outputSize

@@ -71,7 +71,7 @@ extension HTTP2Session {
         let id = frame.pointee.hd.stream_id
         let slot = collector.slot
         guard slot >= 0, streams[slot].id == id else { return 0 }
-        if streams[slot].headerListRejected { return 0 }
+        if streams[slot].headerListRejected || streams[slot].answeredLocally { return 0 }
         let nameBytes = nghttp2_rcbuf_get_buf(name)
         let valueBytes = nghttp2_rcbuf_get_buf(value)
         streams[slot].headerListBytes += nameBytes.len + valueBytes.len + 32
@@ -145,7 +145,8 @@ extension HTTP2Session {
 
     private func deliverHeaderBlock(streamID id: Int32, endStream: Bool) {
         defer { collector.releaseAll() }
-        guard let slot = slot(of: id), collector.slot == slot else { return }
+        // A request answered 431 may still send trailers: the proxy never saw the stream.
+        guard let slot = slot(of: id), collector.slot == slot, !streams[slot].answeredLocally else { return }
         if streams[slot].headerListRejected {
             // Only a server's request head gets here (other blocks were reset).
             streams[slot].answeredLocally = true

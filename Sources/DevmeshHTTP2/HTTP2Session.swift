@@ -48,6 +48,9 @@ public final class HTTP2Session {
     /// The smallest output buffer worth passing to `produce`, bytes. Smaller buffers still make
     /// progress but cut DATA into small frames.
     public static let minimumOutputBytes = 1024
+    /// Below this much space `produce` writes nothing (a DATA frame needs its 9-byte header and
+    /// some payload).
+    public static let minimumProduceBytes = 64
 
     let nghttp: OpaquePointer
     var streams: StreamTable
@@ -74,6 +77,8 @@ public final class HTTP2Session {
     /// `nghttp2_session_mem_send`, which is not called before they are out).
     var leftover: UnsafePointer<UInt8>?
     var leftoverCount = 0
+    /// nghttp2 failed to serialise (out of memory): nothing more can be produced.
+    var outputBroken = false
 
     /// The clock given to the current `receive` (monotonic milliseconds).
     var now: Int64 = 0
@@ -128,7 +133,7 @@ public final class HTTP2Session {
 
     /// nghttp2 has frames to send or `produce` has bytes left over: call `produce`.
     public var wantsWrite: Bool {
-        leftoverCount > 0 || nghttp2_session_want_write(nghttp) != 0
+        leftoverCount > 0 || (!outputBroken && nghttp2_session_want_write(nghttp) != 0)
     }
 
     /// The session still expects bytes from the peer.
@@ -217,10 +222,11 @@ public final class HTTP2Session {
     /// Serialises pending frames into `buffer` and returns how many bytes it wrote. Write them to
     /// the socket; if the kernel takes only part, keep the rest and send it before calling
     /// `produce` again. Call while `wantsWrite` is true (one call per loop turn is the intent:
-    /// pass the whole free space of the output buffer).
+    /// pass the whole free space of the output buffer, ideally `minimumOutputBytes` or more).
+    /// Less than `minimumProduceBytes` of space produces nothing: flush and call again.
     public func produce(into buffer: UnsafeMutableRawBufferPointer) -> Int {
         precondition(!isDispatching, "HTTP2Session.produce called from inside a delegate callback")
-        guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
+        guard let base = buffer.baseAddress, buffer.count >= HTTP2Session.minimumProduceBytes else { return 0 }
         var written = 0
         if let pending = leftover {
             written = min(leftoverCount, buffer.count)
@@ -240,6 +246,7 @@ public final class HTTP2Session {
             let count = nghttp2_session_mem_send(nghttp, &chunk)
             isDispatching = false
             if count < 0 {
+                outputBroken = true
                 if failure == nil {
                     failure = HTTP2ConnectionError(code: .internalError,
                                                    reason: .internalFailure(Int32(truncatingIfNeeded: count)))

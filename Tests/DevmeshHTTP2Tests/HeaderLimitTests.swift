@@ -37,8 +37,8 @@ final class HeaderLimitTests: XCTestCase {
         }
     }
 
-    /// A rejected request that still sends a body: the body is consumed and dropped, never
-    /// delivered, and the connection window is not lost.
+    /// A rejected request that still sends a body and trailers: they are consumed and dropped,
+    /// never delivered, and the connection window is not lost.
     func testBodyOfARejectedRequestIsDiscarded() {
         let pair = SessionPair(serverSettings: limits)
         pair.serverEvents.onHeaders = { session, id, _, _, _ in
@@ -50,8 +50,11 @@ final class HeaderLimitTests: XCTestCase {
             _ = pair.client.send(rejected, pattern(16 * 1024), endStream: false)
             pair.pump()
         }
-        XCTAssertTrue(pair.serverEvents.events.isEmpty)
+        pair.client.trailers(rejected, [Field("x-checksum", "1")])
+        pair.pump()
+        XCTAssertTrue(pair.serverEvents.events.isEmpty, "neither body nor trailers reach the proxy")
         XCTAssertEqual(pair.clientEvents.headers(of: rejected, kind: .response)?.first, Field(":status", "431"))
+        XCTAssertEqual(pair.clientEvents.closeReason(of: rejected), .finished)
         let next = pair.request(postRequest(), endStream: false)
         XCTAssertEqual(pair.client.send(next, pattern(1000), endStream: true), .accepted)
         pair.pump()

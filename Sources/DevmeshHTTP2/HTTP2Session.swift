@@ -26,8 +26,9 @@ import DevmeshBytes
 /// delegate requests are queued (`DeferredAction`) and applied when nghttp2 has returned, so
 /// nghttp2 is never re-entered from its own callbacks (see `HTTP2SessionDelegate`). Per-stream
 /// state lives in a reusable slot table, header blocks are delivered straight from nghttp2's
-/// reference-counted buffers, and stream send buffers come from a per-session pool: the steady
-/// state allocates only inside nghttp2.
+/// reference-counted buffers, stream send buffers come from the worker's `HTTP2BufferPool`, and
+/// nghttp2's own allocations are recycled through that pool's free lists: once a connection has
+/// reached its working set, an exchange calls no `malloc` (MemoryTests pins it).
 ///
 /// Confined to one thread; not `Sendable`.
 public final class HTTP2Session {

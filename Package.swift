@@ -42,7 +42,8 @@ let package = Package(
 
         // Workers, sessions, bridging, upstream pools, admin, metrics, access log.
         .target(name: "DevmeshProxy",
-                dependencies: ["DevmeshIO", "DevmeshHTTP1", "DevmeshRouting", "DevmeshConfig", "DevmeshBytes"],
+                dependencies: ["DevmeshIO", "DevmeshHTTP1", "DevmeshHTTP2", "DevmeshRouting", "DevmeshConfig",
+                               "DevmeshBytes"],
                 swiftSettings: hotPath),
 
         // Argument parsing and wiring only.

@@ -8,11 +8,25 @@ extension HTTP1Session {
     /// exchange. Returns whether anything changed.
     func advanceHead() -> Bool {
         if let pending = buffer, !pending.isEmpty {
-            switch parsePendingHead() {
-            case .started, .rejected: return true
-            case .needMore: break
+            if mayBeHTTP2 {
+                switch HTTP2Preface.match(pending.validBytes) {
+                case .complete:
+                    switchToHTTP2()
+                    return false
+                case .prefix:
+                    break // wait for the rest of the preface before deciding
+                case .mismatch:
+                    mayBeHTTP2 = false
+                }
+            }
+            if !mayBeHTTP2, parsePendingHead() != .needMore {
+                return true
             }
         }
+        return readHeadBytes()
+    }
+
+    private func readHeadBytes() -> Bool {
         guard canRead else { return false }
         if buffer == nil { buffer = worker.buffers.take() }
         guard makeRoomForHead() else { return true }
@@ -45,6 +59,17 @@ extension HTTP1Session {
     }
 
     private enum HeadOutcome { case started, rejected, needMore }
+
+    /// The first bytes were the HTTP/2 connection preface (h2c with prior knowledge, RFC 9113
+    /// §3.3): an `HTTP2Downstream` takes over the socket, its registration and the bytes read.
+    private func switchToHTTP2() {
+        let connection = HTTP2Downstream(worker: worker, fd: fd, slot: slot, initialBytes: buffer)
+        buffer = nil
+        phase = .closed
+        worker.loop.replaceHandler(slot, with: connection)
+        worker.replaceSession(self, with: connection)
+        connection.start()
+    }
 
     /// Makes sure the buffer has free space for the rest of a head: compacts a pipelined partial
     /// head to the front, or moves a head that outgrew a chunk into a large buffer. Returns false
@@ -83,6 +108,7 @@ extension HTTP1Session {
             return .rejected
         case .complete(let head):
             headScanHint = 0
+            mayBeHTTP2 = false
             beginExchange(head)
             return .started
         }

@@ -52,6 +52,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
 
     // Head parsing.
     var headScanHint = 0
+    /// No request has been parsed yet: the first bytes may still be the HTTP/2 preface.
+    var mayBeHTTP2 = true
     /// When the first byte of the pending head arrived (0: no byte yet).
     var headStartedAt: Int64 = 0
     var idleSince: Int64 = 0

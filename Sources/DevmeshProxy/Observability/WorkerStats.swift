@@ -1,4 +1,5 @@
 import DevmeshHTTP1
+import DevmeshHTTP2
 
 /// Why an upstream exchange failed. One list, used for metrics labels, access-log fields and the
 /// mapping to a downstream status (`ProxyFailure.status`).
@@ -93,6 +94,10 @@ public struct WorkerStats: Sendable {
     public var upstreamRetries: UInt64 = 0
     public var fallbacks: UInt64 = 0
     public var headTimeouts: UInt64 = 0
+    public var http2Connections: UInt64 = 0
+    /// HTTP/2 connections failed by abuse or protocol errors, by reason (see `HTTP2Failure`).
+    public var http2Failures = InlineArray<8, UInt64>(repeating: 0)
+    public var upstreamGoAways: UInt64 = 0
     public var tableVersion: UInt64 = 0
     public var buffersInUse = 0
     public var bufferBytesReserved = 0
@@ -121,6 +126,27 @@ public struct WorkerStats: Sendable {
     static let rejectionIndex: [HTTP1Error: Int] = Dictionary(
         uniqueKeysWithValues: HTTP1Error.allCases.enumerated().map { ($1, $0) })
 
+    /// The reasons an HTTP/2 connection was failed, in `http2Failures` order (metric labels).
+    public static let http2FailureSlugs: [StaticString] = [
+        "bad_preface", "protocol_violation", "empty_frame_flood", "continuation_flood", "control_frame_flood",
+        "outbound_queue_flood", "rapid_reset", "stream_open_burst",
+    ]
+
+    public mutating func countHTTP2Failure(_ error: HTTP2ConnectionError) {
+        let index: Int
+        switch error.reason {
+        case .badPreface: index = 0
+        case .protocolViolation, .internalFailure: index = 1
+        case .emptyFrameFlood: index = 2
+        case .continuationFlood: index = 3
+        case .controlFrameFlood: index = 4
+        case .outboundQueueFlood: index = 5
+        case .rapidReset: index = 6
+        case .streamOpenBurst: index = 7
+        }
+        http2Failures[index] &+= 1
+    }
+
     /// Adds another worker's counters (gauges add too: open connections are per worker).
     public mutating func add(_ other: WorkerStats) {
         for index in requests.indices { requests[index] &+= other.requests[index] }
@@ -137,6 +163,9 @@ public struct WorkerStats: Sendable {
         upstreamRetries &+= other.upstreamRetries
         fallbacks &+= other.fallbacks
         headTimeouts &+= other.headTimeouts
+        http2Connections &+= other.http2Connections
+        for index in http2Failures.indices { http2Failures[index] &+= other.http2Failures[index] }
+        upstreamGoAways &+= other.upstreamGoAways
         tableVersion = max(tableVersion, other.tableVersion)
         buffersInUse += other.buffersInUse
         bufferBytesReserved += other.bufferBytesReserved

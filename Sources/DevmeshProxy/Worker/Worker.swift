@@ -1,5 +1,6 @@
 import DevmeshConfig
 import DevmeshHTTP1
+import DevmeshHTTP2
 import DevmeshIO
 import DevmeshRouting
 import Synchronization
@@ -34,10 +35,16 @@ final class Worker {
     private(set) var responseHeaders: HeaderStorage
     let candidates: RoutingKeyCandidates
     let accessLog: AccessLogWriter?
+    /// HTTP/2: the settings of every session of this worker, and the pool their stream send
+    /// buffers come from.
+    let http2Settings: HTTP2Settings
+    let http2Buffers: HTTP2BufferPool
+    /// Exchange objects of HTTP/2 streams, reused (a stream allocates nothing in steady state).
+    private var idleStreamExchanges: [StreamExchange] = []
 
     private var listeners: [Listener] = []
-    /// Open downstream sessions (for drain); each session knows its index here.
-    private var sessions: [HTTP1Session] = []
+    /// Open downstream connections (for the connection cap and drain); each knows its index here.
+    private var sessions: [any DownstreamConnection] = []
     private(set) var draining = false
     private var statsTimer: PeriodicTask?
     private static let publishIntervalMilliseconds: Int64 = 100
@@ -59,6 +66,10 @@ final class Worker {
         responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         candidates = RoutingKeyCandidates()
         accessLog = AccessLogWriter(target: configuration.accessLog)
+        http2Settings = HTTP2Settings()
+        http2Buffers = HTTP2BufferPool(chunkBytes: http2Settings.streamSendBufferBytes, maxIdleChunks: 256,
+                                       maxIdleBlocksPerSize: 256)
+        idleStreamExchanges.reserveCapacity(64)
         adopt(snapshot)
         for fd in listenerFDs {
             listeners.append(try Listener(worker: self, fd: fd))
@@ -101,7 +112,7 @@ final class Worker {
         }
     }
 
-    func sessionClosed(_ session: HTTP1Session) {
+    func sessionClosed(_ session: any DownstreamConnection) {
         let index = session.registryIndex
         guard index >= 0, index < sessions.count, sessions[index] === session else { return }
         let last = sessions.removeLast()
@@ -112,6 +123,33 @@ final class Worker {
         session.registryIndex = -1
         stats.downstreamOpen = sessions.count
         if draining && sessions.isEmpty { loop.stop() }
+    }
+
+    /// The round-robin start for a new request to `destination`.
+    @inline(__always)
+    func nextRoundRobin(destination: Int) -> UInt32 {
+        let cursor = roundRobin[destination]
+        roundRobin[destination] = cursor &+ 1
+        return cursor
+    }
+
+    func takeStreamExchange() -> StreamExchange {
+        idleStreamExchanges.popLast() ?? StreamExchange(worker: self)
+    }
+
+    func returnStreamExchange(_ exchange: StreamExchange) {
+        exchange.reset()
+        if idleStreamExchanges.count < 1024 { idleStreamExchanges.append(exchange) }
+    }
+
+    /// A connection changed protocol (HTTP/1.1 → h2c after the connection preface): the new object
+    /// takes the old one's place in the list.
+    func replaceSession(_ old: any DownstreamConnection, with new: any DownstreamConnection) {
+        let index = old.registryIndex
+        guard index >= 0, index < sessions.count, sessions[index] === old else { return }
+        sessions[index] = new
+        new.registryIndex = index
+        old.registryIndex = -1
     }
 
     /// A head of `maxHeadBytes` must fit after the headroom, with room to insert a line.

@@ -1,0 +1,346 @@
+import DevmeshBytes
+import DevmeshHTTP2
+import DevmeshIO
+
+/// One multiplexed h2c connection to an upstream endpoint (client role), shared by the exchanges
+/// of one worker. A pool holds one per endpoint, more when the peer's concurrent-stream limit is
+/// reached. GOAWAY from the upstream retires the connection: no new stream opens on it, streams
+/// it never processed are handed back to their exchanges (which retry them elsewhere), and it
+/// closes once the rest are done.
+final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
+    enum State { case connecting, ready, closed }
+
+    unowned(unsafe) let worker: Worker
+    let pool: UpstreamPool
+    let fd: Int32
+    private(set) var slot: Slot = .invalid
+    private(set) var state: State = .connecting
+    let session: HTTP2Session
+    private var streams: [Int32: StreamExchange] = [:]
+    /// Exchanges that chose this connection while it was connecting.
+    private var waiting: [StreamExchange] = []
+    private var output: IOBuffer?
+    private var canRead = false
+    private var canWrite = false
+    private var flushScheduled = false
+    private var idleSince: Int64
+    /// The address left the route table: no new stream; close when the last one ends.
+    private var retired = false
+
+    private init(worker: Worker, pool: UpstreamPool, fd: Int32) {
+        self.worker = worker
+        self.pool = pool
+        self.fd = fd
+        session = HTTP2Session(role: .client, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
+        idleSince = worker.loop.now
+        session.delegate = self
+    }
+
+    /// Starts a connection for `pool`; the caller then `open`s its exchange on it.
+    static func connect(worker: Worker, pool: UpstreamPool) -> Result<HTTP2UpstreamConnection, UpstreamFailureError> {
+        let fd: Int32
+        let connected: Bool
+        do {
+            (fd, connected) = try Sockets.connect(to: pool.address)
+        } catch {
+            return .failure(UpstreamFailureError(error == Errno.connectionRefused ? .connectRefused : .connectError))
+        }
+        let connection = HTTP2UpstreamConnection(worker: worker, pool: pool, fd: fd)
+        do {
+            connection.slot = try worker.loop.register(fd, handler: connection)
+        } catch {
+            Syscall.close(fd)
+            return .failure(UpstreamFailureError(.connectError))
+        }
+        pool.connectionOpened()
+        pool.http2Connections.append(connection)
+        worker.stats.upstreamOpen += 1
+        worker.stats.upstreamConnects &+= 1
+        if connected {
+            connection.becomeReady()
+        } else {
+            worker.loop.setTimer(connection.slot, deadline: worker.loop.now + worker.timeouts.upstreamConnect.value)
+        }
+        return .success(connection)
+    }
+
+    /// Room for another stream now (ready) or once connected (connecting).
+    var hasCapacity: Bool {
+        switch state {
+        case .connecting: waiting.count < worker.http2Settings.maxConcurrentStreams
+        case .ready: !retired && !session.goAwayReceived && session.availableStreamSlots > 0
+        case .closed: false
+        }
+    }
+
+    /// Opens a stream for `exchange` now, or when the connection is up.
+    func open(_ exchange: StreamExchange) {
+        switch state {
+        case .connecting:
+            waiting.append(exchange)
+        case .ready:
+            submit(exchange)
+        case .closed:
+            exchange.upstreamStreamClosed(.refused)
+        }
+    }
+
+    private func submit(_ exchange: StreamExchange) {
+        guard let stream = session.submitRequest(headers: exchange.upstreamRequestHeaders,
+                                                 endStream: exchange.requestEndsWithHead) else {
+            exchange.upstreamStreamClosed(.refused)
+            return
+        }
+        streams[stream.rawValue] = exchange
+        exchange.upstreamStreamOpened(self, stream)
+        scheduleFlush()
+    }
+
+    /// The route table dropped this address: finish what is open, then close.
+    func retire() {
+        retired = true
+        if streams.isEmpty && waiting.isEmpty {
+            session.goAway(.noError, graceful: false)
+            flush()
+            close()
+        }
+    }
+
+    /// An exchange no longer wants its stream (the client went away): reset it.
+    func cancel(_ stream: HTTP2StreamID) {
+        guard streams.removeValue(forKey: stream.rawValue) != nil else { return }
+        session.resetStream(stream, code: .cancel)
+        scheduleFlush()
+    }
+
+    /// An exchange waiting for the connect gave up.
+    func forget(_ exchange: StreamExchange) {
+        waiting.removeAll { $0 === exchange }
+    }
+
+    func send(_ stream: HTTP2StreamID, _ bytes: UnsafeRawBufferPointer, endStream: Bool) -> HTTP2SendResult {
+        let result = session.submitData(stream, bytes, endStream: endStream)
+        scheduleFlush()
+        return result
+    }
+
+    func sendTrailers(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>) {
+        session.submitTrailers(stream, headers: headers)
+        scheduleFlush()
+    }
+
+    func consumed(_ stream: HTTP2StreamID, byteCount: Int) {
+        session.consume(stream, byteCount: byteCount)
+        scheduleFlush()
+    }
+
+    // MARK: EventHandler
+
+    func handleEvents(_ events: UInt32) {
+        if events == EventLoop.Events.resume {
+            flushScheduled = false
+            flush()
+            finishIfDone()
+            return
+        }
+        if events & (EventLoop.Events.readable | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
+            canRead = true
+        }
+        if events & EventLoop.Events.writable != 0 { canWrite = true }
+        if state == .connecting {
+            guard events & (EventLoop.Events.writable | EventLoop.Events.error | EventLoop.Events.hangUp) != 0 else { return }
+            worker.loop.cancelTimer(slot)
+            if let error = Syscall.socketError(fd) {
+                fail(error == Errno.connectionRefused ? .connectRefused : .connectError, beforeConnect: true)
+                return
+            }
+            becomeReady()
+        }
+        drive()
+    }
+
+    func handleTimer() {
+        switch state {
+        case .connecting:
+            fail(.connectTimeout, beforeConnect: true)
+        case .ready:
+            if streams.isEmpty && (retired || worker.loop.now - idleSince >= worker.timeouts.upstreamIdle.value) {
+                session.goAway(.noError, graceful: false)
+                flush()
+                close()
+            } else if streams.isEmpty {
+                worker.loop.setTimer(slot, deadline: idleSince + worker.timeouts.upstreamIdle.value)
+            }
+        case .closed:
+            break
+        }
+    }
+
+    private func becomeReady() {
+        state = .ready
+        canWrite = true
+        let queued = waiting
+        waiting.removeAll()
+        for exchange in queued { submit(exchange) }
+        flush()
+    }
+
+    private func drive() {
+        while canRead && state == .ready {
+            var chunk = worker.buffers.take()
+            let asked = chunk.capacity - chunk.end
+            let result: IOResult<Int>
+            do {
+                result = try Syscall.read(fd, chunk.base + chunk.end, asked)
+            } catch {
+                worker.buffers.give(chunk)
+                fail(.reset, beforeConnect: false)
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                canRead = false
+                worker.buffers.give(chunk)
+            case .done(0):
+                worker.buffers.give(chunk)
+                fail(.closedEarly, beforeConnect: false)
+                return
+            case .done(let count):
+                chunk.end += count
+                if case .failed = session.receive(chunk.validBytes, now: worker.loop.now) {
+                    worker.stats.upstreamFailures[UpstreamFailure.malformedResponse.rawValue] &+= 1
+                }
+                worker.buffers.give(chunk)
+                if count < asked { canRead = false }
+            }
+        }
+        flush()
+        finishIfDone()
+    }
+
+    func scheduleFlush() {
+        guard !flushScheduled, state == .ready else { return }
+        flushScheduled = true
+        worker.loop.resumeLater(slot)
+    }
+
+    private func flush() {
+        guard state == .ready else { return }
+        while canWrite {
+            if output == nil {
+                guard session.wantsWrite else { return }
+                var chunk = worker.buffers.take()
+                chunk.start = 0
+                chunk.end = session.produce(into: UnsafeMutableRawBufferPointer(start: chunk.base, count: chunk.capacity))
+                guard chunk.end > 0 else {
+                    worker.buffers.give(chunk)
+                    return
+                }
+                output = chunk
+            }
+            var pending = output!
+            let result: IOResult<Int>
+            do {
+                result = try Syscall.send(fd, pending.base + pending.start, pending.count)
+            } catch {
+                fail(.reset, beforeConnect: false)
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                canWrite = false
+                return
+            case .done(let sent):
+                pending.start += sent
+                if pending.isEmpty {
+                    worker.buffers.give(pending)
+                    output = nil
+                } else {
+                    output = pending
+                    canWrite = false
+                }
+            }
+        }
+    }
+
+    private func finishIfDone() {
+        guard state == .ready else { return }
+        if output == nil && session.isFinished { close() }
+    }
+
+    /// The connection broke: every exchange on it hears why.
+    private func fail(_ failure: UpstreamFailure, beforeConnect: Bool) {
+        let affectedStreams = streams
+        let affectedWaiting = waiting
+        streams.removeAll()
+        waiting.removeAll()
+        close()
+        for exchange in affectedWaiting { exchange.upstreamConnectFailed(failure) }
+        for (_, exchange) in affectedStreams { exchange.upstreamConnectionFailed(failure) }
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        if let output {
+            worker.buffers.give(output)
+            self.output = nil
+        }
+        pool.http2Connections.removeAll { $0 === self }
+        worker.loop.deregister(slot)
+        Syscall.close(fd)
+        pool.connectionClosed()
+        worker.stats.upstreamOpen -= 1
+        session.delegate = nil
+        let orphans = waiting
+        waiting.removeAll()
+        for exchange in orphans { exchange.upstreamConnectFailed(.connectError) }
+    }
+
+    // MARK: HTTP2SessionDelegate
+
+    func http2Session(_ session: HTTP2Session, didReceiveHeaders fields: UnsafeBufferPointer<HeaderField>,
+                      kind: HTTP2HeaderBlockKind, stream: HTTP2StreamID, endStream: Bool) {
+        guard let exchange = streams[stream.rawValue] else { return }
+        switch kind {
+        case .response: exchange.upstreamResponseHead(fields, endStream: endStream)
+        case .trailers: exchange.upstreamTrailers(fields)
+        case .informational, .request: break // 1xx are not relayed over HTTP/2
+        }
+    }
+
+    func http2Session(_ session: HTTP2Session, didReceiveData bytes: UnsafeRawBufferPointer,
+                      stream: HTTP2StreamID, endStream: Bool) {
+        streams[stream.rawValue]?.upstreamData(bytes, endStream: endStream)
+    }
+
+    func http2Session(_ session: HTTP2Session, streamDidClose stream: HTTP2StreamID,
+                      reason: HTTP2StreamCloseReason) {
+        guard let exchange = streams.removeValue(forKey: stream.rawValue) else { return }
+        if streams.isEmpty {
+            idleSince = worker.loop.now
+            if retired {
+                session.goAway(.noError, graceful: false)
+                scheduleFlush()
+            }
+            worker.loop.setTimer(slot, deadline: idleSince + (retired ? 0 : worker.timeouts.upstreamIdle.value))
+        }
+        exchange.upstreamStreamClosed(reason)
+    }
+
+    func http2Session(_ session: HTTP2Session, didReceiveGoAway lastStreamID: HTTP2StreamID,
+                      errorCode: HTTP2ErrorCode) {
+        // No new stream here; the pool opens another connection for the next exchanges.
+        worker.stats.upstreamGoAways &+= 1
+    }
+
+    func http2Session(_ session: HTTP2Session, streamCanSendMore stream: HTTP2StreamID) {
+        streams[stream.rawValue]?.upstreamCanSendMore()
+    }
+}
+
+/// An `UpstreamFailure` as an `Error` (for `Result`).
+struct UpstreamFailureError: Error {
+    let failure: UpstreamFailure
+    init(_ failure: UpstreamFailure) { self.failure = failure }
+}

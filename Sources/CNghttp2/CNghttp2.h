@@ -17,14 +17,17 @@
 //     _set_max_outbound_ack       bound on queued SETTINGS/PING ACKs (flood with unread output);
 //     _set_max_settings           entries per SETTINGS frame;
 //     _set_max_continuations      backstop on CONTINUATION frames per block (CVE-2024-28182);
-//     _set_stream_reset_rate_limit  RST_STREAM token bucket (CVE-2023-44487);
 //     _set_peer_max_concurrent_streams  outbound stream cap until the peer's SETTINGS arrive;
 //     _set_max_send_header_block_length  largest header block we encode.
-//   no_http_messaging is deliberately never set: nghttp2 then enforces RFC 9113 §8.
+//   no_http_messaging is deliberately never set: nghttp2 then enforces RFC 9113 §8. The
+//   RST_STREAM rate limit (CVE-2023-44487, 1000 burst, 33/s) stays at nghttp2's default, under
+//   the session's own rapid-reset ratio.
 // - nghttp2_session_mem_recv / nghttp2_session_mem_send: bytes in and out without nghttp2
 //   doing I/O (the *2 variants do not exist in 1.52).
+// - nghttp2_session_set_user_data: the Swift session callbacks find (set once it exists).
 // - nghttp2_submit_settings, _response, _request, _trailer, _rst_stream, _goaway,
-//   _shutdown_notice, _ping; nghttp2_session_set_local_window_size: the actions.
+//   _shutdown_notice, _ping; nghttp2_session_set_local_window_size,
+//   nghttp2_session_terminate_session (GOAWAY with an error, then close): the actions.
 // - nghttp2_session_resume_data: restart a DATA provider that returned NGHTTP2_ERR_DEFERRED.
 // - nghttp2_session_consume: open receive windows as the other side takes the bytes.
 // - nghttp2_session_want_read / _want_write / _get_outbound_queue_size /

@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 import DevmeshBytes
 
 /// What the proxy asks the session to send. Each action is applied at once, or, when called from

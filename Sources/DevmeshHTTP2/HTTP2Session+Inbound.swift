@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 import DevmeshBytes
 
 /// What nghttp2 reports about received frames, turned into delegate events and abuse checks.

@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 
 /// The DATA path: nghttp2 asks how much a stream may send (`readData`), then hands over the
 /// frame to write (`sendData`, NGHTTP2_DATA_FLAG_NO_COPY). The body bytes are copied once, from

@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 import DevmeshBytes
 
 /// One HTTP/2 connection (h2c), as a server (downstream) or a client (multiplexed upstream):

@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 import DevmeshBytes
 
 /// Gathers the fields of the header block being received, so the delegate gets the whole list at

@@ -1,5 +1,5 @@
-import CNghttp2
-import Glibc
+internal import CNghttp2
+internal import Glibc
 
 /// Serves nghttp2's own allocations (streams, outbound frame items, copied header lists, decoded
 /// header strings) from per-size free lists, so an exchange that reuses memory freed by an

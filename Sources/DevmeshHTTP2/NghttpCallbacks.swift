@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 
 /// The C side of the adapter: nghttp2 session creation and the callbacks it calls.
 ///

@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 import DevmeshBytes
 
 /// Turns the caller's header list into the `nghttp2_nv` array nghttp2 encodes from.

@@ -62,5 +62,9 @@ let package = Package(
         .testTarget(name: "DevmeshRoutingTests", dependencies: ["DevmeshRouting", "DevmeshBytes"]),
         .testTarget(name: "DevmeshConfigTests", dependencies: ["DevmeshConfig", "DevmeshRouting"]),
         .testTarget(name: "DevmeshIOTests", dependencies: ["DevmeshIO"]),
+
+        // Control plane. The Routes API messages with their protobuf and JSON codecs: pure.
+        .target(name: "DevmeshRoutesAPI", swiftSettings: strict),
+        .testTarget(name: "DevmeshRoutesAPITests", dependencies: ["DevmeshRoutesAPI"], exclude: ["Golden"]),
     ]
 )

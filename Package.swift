@@ -65,6 +65,11 @@ let package = Package(
 
         // Control plane. The Routes API messages with their protobuf and JSON codecs: pure.
         .target(name: "DevmeshRoutesAPI", swiftSettings: strict),
+        // The agent: model, validation, durable store, rules index, REST + HTTP JSON server.
+        .target(name: "DevmeshAgent",
+                dependencies: ["DevmeshRoutesAPI", "DevmeshIO", "DevmeshHTTP1", "DevmeshBytes"],
+                swiftSettings: strict),
         .testTarget(name: "DevmeshRoutesAPITests", dependencies: ["DevmeshRoutesAPI"], exclude: ["Golden"]),
+        .testTarget(name: "DevmeshAgentTests", dependencies: ["DevmeshAgent", "DevmeshRoutesAPI", "DevmeshIO"]),
     ]
 )

@@ -1,0 +1,259 @@
+import DevmeshBytes
+import DevmeshHTTP1
+import DevmeshIO
+import DevmeshRoutesAPI
+
+/// The agent's HTTP/1.1 listener on an `EventLoop`: accepts connections and hands each complete
+/// request to `AgentAPI`. A control-plane server: it allocates freely, answers one request at a
+/// time per connection (keep-alive and pipelining in order) and bounds everything a client can
+/// make it hold (connections, head and body sizes, time per request).
+public final class AgentHTTPServer: EventHandler {
+    public static let maxConnections = 256
+    /// A request (head and body) must arrive within this time of the connection opening or of the
+    /// previous response; then the connection is closed.
+    public static let requestTimeoutMilliseconds: Int64 = 30_000
+    static let limits = HTTP1Limits(maxHeadBytes: 16 * 1024, maxHeaderCount: 64)
+
+    public let address: SocketAddress
+    let api: AgentAPI
+    let loop: EventLoop
+    let maxBodyBytes: Int
+    private let fd: Int32
+    private var slot: Slot = .invalid
+    private var connections: [ObjectIdentifier: AgentHTTPConnection] = [:]
+    /// Shared by every connection: parsing is synchronous and on this thread only.
+    let headers = HeaderStorage(capacity: 64)
+
+    public init(loop: EventLoop, address: SocketAddress, api: AgentAPI) throws(Errno) {
+        self.loop = loop
+        self.api = api
+        maxBodyBytes = api.service.limits.maxRequestBodyBytes
+        fd = try Sockets.listen(on: address, reusePort: false, backlog: 128)
+        do {
+            self.address = try Syscall.localAddress(fd)
+            slot = try loop.register(fd, handler: self)
+        } catch {
+            Syscall.close(fd)
+            throw error
+        }
+    }
+
+    public var connectionCount: Int { connections.count }
+
+    public func handleEvents(_ events: UInt32) {
+        while true {
+            guard case .done(let client)? = try? Syscall.accept(fd) else { return }
+            guard connections.count < AgentHTTPServer.maxConnections else {
+                Syscall.close(client)
+                continue
+            }
+            let connection = AgentHTTPConnection(fd: client, server: self)
+            if connection.start() { connections[ObjectIdentifier(connection)] = connection }
+        }
+    }
+
+    public func handleTimer() {}
+
+    func closed(_ connection: AgentHTTPConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
+    /// Stops accepting and closes every connection.
+    public func shutdown() {
+        if slot != .invalid {
+            loop.deregister(slot)
+            slot = .invalid
+            Syscall.close(fd)
+        }
+        for connection in Array(connections.values) { connection.close() }
+    }
+}
+
+/// One client connection: bytes in, one request framed (head, then a Content-Length body), the
+/// API's answer out.
+final class AgentHTTPConnection: EventHandler {
+    /// The head of a request whose body is still arriving.
+    private struct PendingRequest {
+        var method: String
+        var target: String
+        var contentType: String?
+        var headLength: Int
+        var bodyLength: Int
+        var keepAlive: Bool
+    }
+
+    private let fd: Int32
+    private unowned let server: AgentHTTPServer
+    private var slot: Slot = .invalid
+    private var input: [UInt8] = []
+    private var output: [UInt8] = []
+    private var pending: PendingRequest?
+    private var scanHint = 0
+    private var closeAfterWrite = false
+
+    init(fd: Int32, server: AgentHTTPServer) {
+        self.fd = fd
+        self.server = server
+    }
+
+    func start() -> Bool {
+        guard let registered = try? server.loop.register(fd, handler: self) else {
+            Syscall.close(fd)
+            return false
+        }
+        slot = registered
+        armRequestTimer()
+        return true
+    }
+
+    func handleEvents(_ events: UInt32) {
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        while !closeAfterWrite {
+            let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
+            guard let result else { close(); return }
+            guard case .done(let count) = result else { break }
+            if count == 0 {
+                // The client is done sending. Answer what is complete, then close.
+                closeAfterWrite = true
+                break
+            }
+            input.append(contentsOf: chunk[0..<count])
+            processInput()
+            if count < chunk.count { break }
+        }
+        if closeAfterWrite && output.isEmpty { processInput() }
+        flush()
+    }
+
+    func handleTimer() {
+        if output.isEmpty && (pending != nil || !input.isEmpty) {
+            respond(APIResponse.error(AgentError(.invalid, "the request did not arrive within "
+                                                 + "\(AgentHTTPServer.requestTimeoutMilliseconds / 1000) s")),
+                    status: 408, head: false, keepAlive: false)
+            flush()
+        } else {
+            close()
+        }
+    }
+
+    /// Handles every complete request in `input`, in order, while nothing is waiting to be sent
+    /// (one response in flight at a time keeps pipelined answers in order).
+    private func processInput() {
+        while output.isEmpty {
+            if pending == nil && !parseHead() { return }
+            guard let request = pending, input.count >= request.headLength + request.bodyLength else { return }
+            let body = Array(input[request.headLength..<(request.headLength + request.bodyLength)])
+            input.removeFirst(request.headLength + request.bodyLength)
+            pending = nil
+            let response = server.api.handle(APIRequest(method: request.method, target: request.target,
+                                                        contentType: request.contentType, body: body))
+            respond(response, status: response.status, head: request.method == "HEAD", keepAlive: request.keepAlive)
+            if closeAfterWrite { return }
+        }
+    }
+
+    /// Parses a head from `input`; returns whether `pending` now holds a request.
+    private func parseHead() -> Bool {
+        guard !input.isEmpty else { return false }
+        enum Outcome {
+            case incomplete
+            case invalid(HTTP1Error)
+            case head(PendingRequest, chunked: Bool, expectContinue: Bool)
+        }
+        let outcome: Outcome = input.withUnsafeBytes { raw in
+            switch RequestHeadParser.parse(raw, into: server.headers, limits: AgentHTTPServer.limits, scanFrom: &scanHint) {
+            case .incomplete:
+                return .incomplete
+            case .invalid(let error):
+                return .invalid(error)
+            case .complete(let head):
+                var contentType: String?
+                for field in server.headers.fields
+                where ASCII.equalsCaseInsensitive(field.name, lowercased: "content-type") {
+                    contentType = field.value.debugString
+                }
+                var length = 0
+                if case .contentLength(let declared) = head.framing {
+                    length = declared > UInt64(Int.max) ? Int.max : Int(declared)
+                }
+                let request = PendingRequest(method: head.methodBytes.debugString, target: head.target.debugString,
+                                             contentType: contentType, headLength: head.headLength,
+                                             bodyLength: length, keepAlive: head.keepAlive)
+                return .head(request, chunked: head.framing == .chunked, expectContinue: head.expectContinue)
+            }
+        }
+        switch outcome {
+        case .incomplete:
+            return false
+        case .invalid(let error):
+            respond(APIResponse.error(AgentError(.invalid, "malformed HTTP request (\(error.slug))")),
+                    status: Int(error.status), head: false, keepAlive: false)
+            return false
+        case .head(let request, let chunked, let expectContinue):
+            if chunked {
+                respond(APIResponse.error(AgentError(.lengthRequired, "send the body with Content-Length "
+                                                     + "(chunked request bodies are not accepted)")),
+                        status: 411, head: false, keepAlive: false)
+                return false
+            }
+            if request.bodyLength > server.maxBodyBytes {
+                respond(APIResponse.error(AgentError(.tooLarge, "the body is \(request.bodyLength) bytes; "
+                                                     + "the agent accepts at most \(server.maxBodyBytes)")),
+                        status: 413, head: false, keepAlive: false)
+                return false
+            }
+            pending = request
+            if expectContinue && input.count < request.headLength + request.bodyLength {
+                // RFC 9110 §10.1.1: tell the client to send the body it is holding back.
+                output.append(contentsOf: Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                flush()
+            }
+            return true
+        }
+    }
+
+    private func respond(_ response: APIResponse, status: Int, head: Bool, keepAlive: Bool) {
+        let body = response.body.map { Array(($0.serialized() + "\n").utf8) } ?? []
+        var text = "HTTP/1.1 \(status) \(APIResponse.reasonPhrase(status))\r\n"
+        if status != 204 {
+            text += "content-type: application/json\r\ncontent-length: \(body.count)\r\n"
+        }
+        for field in response.headers { text += "\(field.name): \(field.value)\r\n" }
+        text += "cache-control: no-store\r\n"
+        if !keepAlive { text += "connection: close\r\n" }
+        text += "\r\n"
+        output.append(contentsOf: Array(text.utf8))
+        if !head && status != 204 { output.append(contentsOf: body) }
+        if !keepAlive { closeAfterWrite = true }
+    }
+
+    private func flush() {
+        while !output.isEmpty {
+            let result = output.withUnsafeBytes { raw in try? Syscall.send(fd, raw.baseAddress!, raw.count) }
+            guard let result else { close(); return }
+            guard case .done(let sent) = result else { return }
+            output.removeFirst(sent)
+        }
+        if closeAfterWrite {
+            close()
+            return
+        }
+        armRequestTimer()
+        if !input.isEmpty {
+            processInput()
+            if !output.isEmpty { flush() }
+        }
+    }
+
+    private func armRequestTimer() {
+        server.loop.setTimer(slot, deadline: server.loop.now + AgentHTTPServer.requestTimeoutMilliseconds)
+    }
+
+    func close() {
+        guard slot != .invalid else { return }
+        server.loop.deregister(slot)
+        slot = .invalid
+        Syscall.close(fd)
+        server.closed(self)
+    }
+}

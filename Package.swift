@@ -47,7 +47,7 @@ let package = Package(
 
         // Argument parsing and wiring only.
         .executableTarget(name: "devmesh",
-                          dependencies: ["DevmeshProxy", "DevmeshConfig", "DevmeshIO",
+                          dependencies: ["DevmeshProxy", "DevmeshConfig", "DevmeshIO", "DevmeshAgent", "DevmeshRoutesAPI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 

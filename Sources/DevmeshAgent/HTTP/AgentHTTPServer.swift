@@ -90,6 +90,15 @@ final class AgentHTTPConnection: EventHandler {
     private var pending: PendingRequest?
     private var scanHint = 0
     private var closeAfterWrite = false
+    /// After an error answer the request's bytes may still be arriving: closing at once would
+    /// make the kernel reset the connection and the client could lose the answer. So the write
+    /// side is shut and input is read and dropped until the client closes (bounded in bytes
+    /// and time), as RFC 9112 §9.6 advises for a server that closes.
+    private var lingerAfterWrite = false
+    private var lingering = false
+    private var discarded = 0
+    static let lingerMilliseconds: Int64 = 2_000
+    static let lingerMaxBytes = 16 << 20
 
     init(fd: Int32, server: AgentHTTPServer) {
         self.fd = fd
@@ -108,6 +117,7 @@ final class AgentHTTPConnection: EventHandler {
 
     func handleEvents(_ events: UInt32) {
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        if lingering { return discardInput(&chunk) }
         while !closeAfterWrite {
             let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
             guard let result else { close(); return }
@@ -126,6 +136,7 @@ final class AgentHTTPConnection: EventHandler {
     }
 
     func handleTimer() {
+        if lingering { return close() }
         if output.isEmpty && (pending != nil || !input.isEmpty) {
             respond(APIResponse.error(AgentError(.invalid, "the request did not arrive within "
                                                  + "\(AgentHTTPServer.requestTimeoutMilliseconds / 1000) s")),
@@ -188,18 +199,21 @@ final class AgentHTTPConnection: EventHandler {
         case .invalid(let error):
             respond(APIResponse.error(AgentError(.invalid, "malformed HTTP request (\(error.slug))")),
                     status: Int(error.status), head: false, keepAlive: false)
+            lingerAfterWrite = true
             return false
         case .head(let request, let chunked, let expectContinue):
             if chunked {
                 respond(APIResponse.error(AgentError(.lengthRequired, "send the body with Content-Length "
                                                      + "(chunked request bodies are not accepted)")),
                         status: 411, head: false, keepAlive: false)
+                lingerAfterWrite = true
                 return false
             }
             if request.bodyLength > server.maxBodyBytes {
                 respond(APIResponse.error(AgentError(.tooLarge, "the body is \(request.bodyLength) bytes; "
                                                      + "the agent accepts at most \(server.maxBodyBytes)")),
                         status: 413, head: false, keepAlive: false)
+                lingerAfterWrite = true
                 return false
             }
             pending = request
@@ -235,13 +249,34 @@ final class AgentHTTPConnection: EventHandler {
             output.removeFirst(sent)
         }
         if closeAfterWrite {
-            close()
+            if lingerAfterWrite && !lingering {
+                lingering = true
+                Syscall.shutdownWrite(fd)
+                server.loop.setTimer(slot, deadline: server.loop.now + AgentHTTPConnection.lingerMilliseconds)
+                var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+                discardInput(&chunk)
+            } else if !lingering {
+                close()
+            }
             return
         }
         armRequestTimer()
         if !input.isEmpty {
             processInput()
             if !output.isEmpty { flush() }
+        }
+    }
+
+    /// Reads and drops input until the client closes, the byte budget is spent or reading fails.
+    private func discardInput(_ chunk: inout [UInt8]) {
+        while true {
+            let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
+            guard case .done(let count)? = result else {
+                if result == nil { close() }
+                return
+            }
+            discarded += count
+            if count == 0 || discarded > AgentHTTPConnection.lingerMaxBytes { return close() }
         }
     }
 

@@ -141,6 +141,28 @@ final class RulesIndexTests: XCTestCase {
         XCTAssertEqual(disconnects, 0, "onDisconnect is for the index's own decisions")
     }
 
+    /// A consumer that drains or cancels from inside its wake-up callback, in the middle of the
+    /// index's fan-out: the draining one still gets every op once, in order; the cancelled one
+    /// gets nothing more; the others are unaffected.
+    func testConsumersMayDrainOrCancelFromTheirCallback() throws {
+        let service = try Fixture.service(self)
+        var drained: [String] = []
+        var drainer: RuleWatch?
+        drainer = service.index.watch(WorkloadRoutingRulesRequest(), onReadable: {
+            while let op = drainer?.next() { drained.append(describe(op)) }
+        })
+        var canceller: RuleWatch?
+        canceller = service.index.watch(WorkloadRoutingRulesRequest(), onReadable: { canceller?.cancel() })
+        let bystander = service.index.watch(WorkloadRoutingRulesRequest())
+        for watch in [drainer!, canceller!, bystander] { XCTAssertEqual(watch.drainDescriptions(), ["SYNCED"]) }
+        _ = try service.createSandbox(Fixture.sandbox("a", key: "ka", forks: [Fixture.fork("route"), Fixture.fork("driver")]))
+        XCTAssertEqual(drained, ["ADD ka Deployment/hotrod/driver -> a", "ADD ka Deployment/hotrod/route -> a"])
+        XCTAssertEqual(canceller!.state, .disconnected(.cancelled))
+        XCTAssertEqual(canceller!.pendingCount, 0)
+        XCTAssertEqual(bystander.drainDescriptions().count, 2)
+        XCTAssertEqual(service.index.watchCount, 2)
+    }
+
     /// Hundreds of watchers (one per proxy): each gets its ops; the cost of a change stays small.
     func testFanOutToManyWatchers() throws {
         let service = try Fixture.service(self, watchBuffer: 1000)

@@ -30,7 +30,8 @@ public final class RuleWatch {
     /// Ops delivered so far by `next()`.
     public private(set) var delivered: UInt64 = 0
     private var queue = OpQueue()
-    /// Runs when the queue goes from empty to non-empty: the consumer should schedule a write.
+    /// Runs when the queue goes from empty to non-empty: the consumer should schedule a write
+    /// (it may also drain with `next()` or `cancel()` right there; both are safe re-entrantly).
     var onReadable: (() -> Void)?
     /// Runs once, when the index disconnects the watch (never after `cancel()`).
     var onDisconnect: ((DisconnectReason) -> Void)?
@@ -71,6 +72,9 @@ public final class RuleWatch {
 
     /// Queues `op`; returns false when that would pass `maxPending` (the caller disconnects).
     func enqueue(_ op: WorkloadRoutingRuleOp) -> Bool {
+        // A consumer may cancel from inside `onReadable` while the index is still fanning out
+        // the same update: the rest of that update is dropped, not queued.
+        guard state == .streaming else { return true }
         guard queue.count < maxPending else { return false }
         let wasEmpty = queue.isEmpty
         queue.append(op)

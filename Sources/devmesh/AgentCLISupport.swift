@@ -194,6 +194,7 @@ enum CLIParse {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
+            // SAFETY: chunk is a non-empty array; read writes at most its count.
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { throw ValidationError("--from-file \(path): \(String(cString: strerror(errno)))") }

@@ -78,6 +78,7 @@ public struct AgentClient {
     private func write(_ fd: Int32, _ bytes: [UInt8], deadline: Int64) throws(AgentClientError) {
         var offset = 0
         while offset < bytes.count {
+            // SAFETY: offset < bytes.count (loop condition), so the range sent is inside the array.
             let result = bytes.withUnsafeBytes { raw in try? Syscall.send(fd, raw.baseAddress! + offset, raw.count - offset) }
             switch result {
             case .done(let sent)?: offset += sent
@@ -93,6 +94,7 @@ public struct AgentClient {
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
+            // SAFETY: chunk is a non-empty array; read writes at most raw.count bytes into it.
             let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
             switch result {
             case .done(0)?: return response

@@ -119,6 +119,7 @@ final class AgentHTTPConnection: EventHandler {
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         if lingering { return discardInput(&chunk) }
         while !closeAfterWrite {
+            // SAFETY: chunk is a non-empty array; read writes at most raw.count bytes into it.
             let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
             guard let result else { close(); return }
             guard case .done(let count) = result else { break }
@@ -243,6 +244,7 @@ final class AgentHTTPConnection: EventHandler {
 
     private func flush() {
         while !output.isEmpty {
+            // SAFETY: output is not empty (loop condition), so baseAddress is non-nil.
             let result = output.withUnsafeBytes { raw in try? Syscall.send(fd, raw.baseAddress!, raw.count) }
             guard let result else { close(); return }
             guard case .done(let sent) = result else { return }
@@ -270,6 +272,7 @@ final class AgentHTTPConnection: EventHandler {
     /// Reads and drops input until the client closes, the byte budget is spent or reading fails.
     private func discardInput(_ chunk: inout [UInt8]) {
         while true {
+            // SAFETY: chunk is a non-empty array; read writes at most raw.count bytes into it.
             let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
             guard case .done(let count)? = result else {
                 if result == nil { close() }

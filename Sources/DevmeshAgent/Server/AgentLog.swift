@@ -15,6 +15,7 @@ public enum AgentLog {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
+                // SAFETY: offset < raw.count (loop condition); the line is never empty (newline).
                 let written = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
                 if written <= 0 { return }
                 offset += written

@@ -45,6 +45,8 @@ enum FileIO {
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var offset = 0
         while offset < bytes.count {
+            // SAFETY: offset < bytes.count (loop condition): the kernel writes at most
+            // raw.count - offset bytes from raw.baseAddress + offset, inside the array.
             let count = bytes.withUnsafeMutableBytes { raw in
                 pread(fd, raw.baseAddress! + offset, raw.count - offset, off_t(offset))
             }
@@ -61,6 +63,7 @@ enum FileIO {
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StoreError) {
         var offset = 0
         while offset < bytes.count {
+            // SAFETY: offset < bytes.count (loop condition), so the range read is inside the array.
             let count = bytes.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset) }
             if count < 0 {
                 if errno == EINTR { continue }

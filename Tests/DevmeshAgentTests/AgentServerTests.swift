@@ -120,6 +120,44 @@ final class AgentServerTests: XCTestCase {
         XCTAssertEqual(statusLines(continued), ["HTTP/1.1 100 Continue", "HTTP/1.1 201 Created"])
     }
 
+    /// A client that pipelines requests and never reads the answers: once the answers fill the
+    /// socket buffers the agent stops answering, buffers at most about one request more, then
+    /// closes the connection instead of growing without bound.
+    func testAClientThatNeverReadsIsCutOff() throws {
+        let port = try startAgent()
+        let client = try AgentClient(url: "http://127.0.0.1:\(port)")
+        for index in 0..<40 {
+            let sandbox = body.replacingOccurrences(of: "\"a\"", with: "\"s\(index)\"")
+            XCTAssertEqual(try client.send("POST", "/api/v1/sandboxes", body: try JSONParser.parse(sandbox)).status, 201)
+        }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = SocketAddress(ip: "127.0.0.1", port: port)!
+        XCTAssertEqual(address.withSockAddr { connect(fd, $0, $1) }, 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let flood = Array(String(repeating: "GET /api/v1/sandboxes HTTP/1.1\r\nhost: a\r\n\r\n", count: 80_000).utf8)
+        var sent = 0
+        while sent < flood.count {
+            let count = flood.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if count <= 0 { break } // the agent closed on us: what this test expects
+            sent += count
+        }
+        // Now read: the answers already queued arrive, then the end of the connection (never a
+        // timeout, which would mean the agent is still holding it open).
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var received = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 || (count < 0 && errno == ECONNRESET) { break }
+            XCTAssertGreaterThan(count, 0, "timed out: the agent kept a flooding connection open (errno \(errno))")
+            if count < 0 { break }
+            received += count
+        }
+        XCTAssertLessThan(received, 80_000 * 12_000, "it stopped answering well before the end of the flood")
+    }
+
     func testClientErrorsNameTheProblem() throws {
         XCTAssertThrowsError(try AgentClient(url: "https://127.0.0.1:1")) { error in
             XCTAssertTrue("\(error)".contains("use http://HOST:PORT"), "\(error)")

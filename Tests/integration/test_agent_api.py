@@ -130,3 +130,41 @@ def test_route_group_routes_its_key_to_matched_sandboxes(agent, routes_pb2):
     assert [r["destinationSandbox"]["name"] for r in rules["routingRules"]] == ["newer"]
     assert a.request("DELETE", "/api/v1/routegroups/release")[0] == 204
     assert a.request("GET", "/api/v1/workloads/routing-rules?routingKey=release-key")[2] == {"routingRules": []}
+
+
+def test_deep_pipelining_is_answered_in_order_and_a_reader_that_stops_is_cut_off(agent):
+    """20,000 pipelined requests on one connection, read while they are written: every one is
+    answered and the connection ends cleanly (the server answers iteratively, one answer in
+    flight; a recursive answer loop once overflowed the stack here). Then a client that writes
+    megabytes of requests and reads nothing is disconnected instead of buffered."""
+    import threading
+    a = agent()
+    count = 20_000
+    with socket.create_connection(("127.0.0.1", a.http_port), timeout=20) as s:
+        requests = b"".join(b"GET /healthz?n=%d HTTP/1.1\r\nhost: a\r\n\r\n" % i for i in range(count - 1))
+        requests += b"GET /healthz HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
+        writer = threading.Thread(target=s.sendall, args=(requests,), daemon=True)
+        writer.start()
+        received = bytearray()
+        while chunk := s.recv(1 << 16):
+            received += chunk
+        writer.join(10)
+    assert received.count(b"HTTP/1.1 200 OK\r\n") == count
+    assert received.endswith(b'{"status":"ok"}\n')
+
+    a.request("POST", "/api/v1/sandboxes", sandbox_body("big", host="h" * 60 + ".svc"))
+    with socket.create_connection(("127.0.0.1", a.http_port), timeout=20) as s:
+        flood = b"GET /api/v1/sandboxes HTTP/1.1\r\nhost: a\r\n\r\n" * 200_000
+        try:
+            s.sendall(flood)
+        except OSError:
+            pass  # cut off while still writing: what the agent should do
+        closed = False
+        try:
+            while s.recv(1 << 20):
+                pass
+            closed = True
+        except ConnectionResetError:
+            closed = True
+        assert closed
+    assert a.request("GET", "/healthz")[0] == 200  # and it still serves everyone else

@@ -1,7 +1,5 @@
-import DevmeshBytes
 import DevmeshHTTP1
 import DevmeshIO
-import DevmeshRoutesAPI
 
 /// The agent's HTTP/1.1 listener on an `EventLoop`: accepts connections and hands each complete
 /// request to `AgentAPI`. A control-plane server: it allocates freely, answers one request at a

@@ -48,7 +48,7 @@ let package = Package(
 
         // Argument parsing and wiring only.
         .executableTarget(name: "devmesh",
-                          dependencies: ["DevmeshProxy", "DevmeshConfig", "DevmeshIO",
+                          dependencies: ["DevmeshProxy", "DevmeshConfig", "DevmeshIO", "DevmeshAgent", "DevmeshRoutesAPI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
@@ -64,6 +64,15 @@ let package = Package(
         .testTarget(name: "DevmeshRoutingTests", dependencies: ["DevmeshRouting", "DevmeshBytes"]),
         .testTarget(name: "DevmeshConfigTests", dependencies: ["DevmeshConfig", "DevmeshRouting"]),
         .testTarget(name: "DevmeshIOTests", dependencies: ["DevmeshIO"]),
+
+        // Control plane. The Routes API messages with their protobuf and JSON codecs: pure.
+        .target(name: "DevmeshRoutesAPI", swiftSettings: strict),
+        // The agent: model, validation, durable store, rules index, REST + HTTP JSON server.
+        .target(name: "DevmeshAgent",
+                dependencies: ["DevmeshRoutesAPI", "DevmeshIO", "DevmeshHTTP1", "DevmeshBytes"],
+                swiftSettings: strict),
+        .testTarget(name: "DevmeshRoutesAPITests", dependencies: ["DevmeshRoutesAPI"], exclude: ["Golden"]),
+        .testTarget(name: "DevmeshAgentTests", dependencies: ["DevmeshAgent", "DevmeshRoutesAPI", "DevmeshIO"]),
     ]
 )
 

@@ -11,7 +11,8 @@ struct Devmesh: ParsableCommand {
         commandName: "devmesh",
         abstract: "An L7 routing proxy for sandboxed microservice testing.",
         version: DevmeshVersion.current,
-        subcommands: [Proxy.self, Validate.self, Version.self]
+        subcommands: [Proxy.self, Validate.self, Version.self,
+                      AgentCommand.self, SandboxCommand.self, RouteGroupCommand.self, RoutesCommand.self]
     )
 }
 

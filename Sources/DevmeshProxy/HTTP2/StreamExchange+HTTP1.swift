@@ -266,6 +266,11 @@ extension StreamExchange: UpstreamOwner {
         }
         // Body steps.
         while !h1.responseDone {
+            // A length-framed body completes with its last data step, before any `.end`.
+            if h1.framer.isComplete {
+                if !connection.buffer!.isEmpty { h1.reusable = false }
+                return h1ResponseComplete(connection)
+            }
             source = connection.buffer!
             guard !source.isEmpty else { return }
             switch h1.framer.advance(source.validBytes) {

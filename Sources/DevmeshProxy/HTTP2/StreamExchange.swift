@@ -304,7 +304,6 @@ final class StreamExchange: EventHandler {
 
     /// The upstream connection broke while this exchange's stream was open on it.
     func upstreamConnectionFailed(_ failure: UpstreamFailure) {
-        countFailure(failure)
         leg = .done
         upstreamBroke(failure)
     }
@@ -468,8 +467,10 @@ final class StreamExchange: EventHandler {
 
     // MARK: Failures
 
-    /// The upstream broke after the request may have reached it.
+    /// The upstream broke after the request may have reached it. The one place such failures
+    /// are counted (connect-phase failures are counted per attempt where they happen).
     func upstreamBroke(_ failure: UpstreamFailure) {
+        countFailure(failure)
         if responseHeadSent {
             if !responseEnded, let downstream, downstreamOpen {
                 if isGRPC {

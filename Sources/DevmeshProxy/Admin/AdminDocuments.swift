@@ -50,6 +50,23 @@ enum AdminDocuments {
         out += "devmesh_accept_errors_total \(stats.acceptErrors)\n"
         family("devmesh_request_head_timeouts_total", "counter", "Requests cut at the request-head timeout (408).")
         out += "devmesh_request_head_timeouts_total \(stats.headTimeouts)\n"
+        family("devmesh_http2_connections_total", "counter", "Client connections that spoke h2c.")
+        out += "devmesh_http2_connections_total \(stats.http2Connections)\n"
+        family("devmesh_http2_connection_failures_total", "counter",
+               "HTTP/2 client connections failed with GOAWAY, by reason (abuse limits and protocol errors).")
+        for (index, slug) in WorkerStats.http2FailureSlugs.enumerated() {
+            out += "devmesh_http2_connection_failures_total{reason=\"\(slug)\"} \(stats.http2Failures[index])\n"
+        }
+        family("devmesh_http2_streams_total", "counter",
+               "Streams of closed HTTP/2 client connections, by how they ended (added when a connection closes).")
+        out += "devmesh_http2_streams_total{event=\"opened\"} \(stats.http2StreamsOpened)\n"
+        out += "devmesh_http2_streams_total{event=\"reset_by_client\"} \(stats.http2StreamsResetByPeer)\n"
+        out += "devmesh_http2_streams_total{event=\"reset_by_devmesh\"} \(stats.http2StreamsResetLocally)\n"
+        out += "devmesh_http2_streams_total{event=\"header_list_too_large\"} \(stats.http2HeaderListsTooLarge)\n"
+        out += "devmesh_http2_streams_total{event=\"invalid_header_field\"} \(stats.http2InvalidHeaderFields)\n"
+        out += "devmesh_http2_streams_total{event=\"invalid_frame\"} \(stats.http2InvalidFrames)\n"
+        family("devmesh_http2_upstream_goaways_total", "counter", "GOAWAY frames received from HTTP/2 upstreams.")
+        out += "devmesh_http2_upstream_goaways_total \(stats.upstreamGoAways)\n"
         family("devmesh_upstream_connections", "gauge", "Open upstream connections (idle, busy and connecting).")
         out += "devmesh_upstream_connections \(stats.upstreamOpen)\n"
         family("devmesh_upstream_connects_total", "counter", "Upstream connections opened.")

@@ -201,6 +201,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     func close() {
         guard !closed else { return }
         closed = true
+        worker.stats.add(session.counters)
         for (_, exchange) in exchanges { exchange.downstreamClosed() }
         exchanges.removeAll()
         if let output {

@@ -98,6 +98,13 @@ public struct WorkerStats: Sendable {
     /// HTTP/2 connections failed by abuse or protocol errors, by reason (see `HTTP2Failure`).
     public var http2Failures = InlineArray<8, UInt64>(repeating: 0)
     public var upstreamGoAways: UInt64 = 0
+    /// What closed HTTP/2 client connections saw (summed when each connection closes).
+    public var http2StreamsOpened: UInt64 = 0
+    public var http2StreamsResetByPeer: UInt64 = 0
+    public var http2StreamsResetLocally: UInt64 = 0
+    public var http2HeaderListsTooLarge: UInt64 = 0
+    public var http2InvalidHeaderFields: UInt64 = 0
+    public var http2InvalidFrames: UInt64 = 0
     public var tableVersion: UInt64 = 0
     public var buffersInUse = 0
     public var bufferBytesReserved = 0
@@ -147,6 +154,16 @@ public struct WorkerStats: Sendable {
         http2Failures[index] &+= 1
     }
 
+    /// Adds what one HTTP/2 client connection saw.
+    public mutating func add(_ counters: HTTP2Counters) {
+        http2StreamsOpened &+= UInt64(counters.streamsOpened)
+        http2StreamsResetByPeer &+= UInt64(counters.streamsResetByPeer)
+        http2StreamsResetLocally &+= UInt64(counters.streamsResetLocally)
+        http2HeaderListsTooLarge &+= UInt64(counters.headerListsTooLarge)
+        http2InvalidHeaderFields &+= UInt64(counters.invalidHeaderFields)
+        http2InvalidFrames &+= UInt64(counters.invalidFrames)
+    }
+
     /// Adds another worker's counters (gauges add too: open connections are per worker).
     public mutating func add(_ other: WorkerStats) {
         for index in requests.indices { requests[index] &+= other.requests[index] }
@@ -166,6 +183,12 @@ public struct WorkerStats: Sendable {
         http2Connections &+= other.http2Connections
         for index in http2Failures.indices { http2Failures[index] &+= other.http2Failures[index] }
         upstreamGoAways &+= other.upstreamGoAways
+        http2StreamsOpened &+= other.http2StreamsOpened
+        http2StreamsResetByPeer &+= other.http2StreamsResetByPeer
+        http2StreamsResetLocally &+= other.http2StreamsResetLocally
+        http2HeaderListsTooLarge &+= other.http2HeaderListsTooLarge
+        http2InvalidHeaderFields &+= other.http2InvalidHeaderFields
+        http2InvalidFrames &+= other.http2InvalidFrames
         tableVersion = max(tableVersion, other.tableVersion)
         buffersInUse += other.buffersInUse
         bufferBytesReserved += other.bufferBytesReserved

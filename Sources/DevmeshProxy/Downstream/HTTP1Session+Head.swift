@@ -181,6 +181,17 @@ extension HTTP1Session {
         let decision = snapshot.table.resolve(service: service, candidates: candidates)
         exchange.destination = Int32(decision.destination)
         exchange.isSandbox = decision.isSandbox
+        if snapshot.table.destinations[decision.destination].upstreamProtocol == .h2c {
+            // The head is still in the buffer untouched (translation reads it, nothing is moved).
+            current.start = headStart
+            buffer = current
+            if worker.accessLog != nil {
+                logRecord.capture(head: head, headers: headers, candidates: candidates,
+                                  winningCandidate: decision.candidateIndex)
+            }
+            beginTranslatedExchange(head, destination: decision.destination, isSandbox: decision.isSandbox)
+            return
+        }
         if worker.accessLog != nil {
             logRecord.capture(head: head, headers: headers, candidates: candidates,
                               winningCandidate: decision.candidateIndex)

@@ -23,6 +23,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
         case exchanging
         case tunneling
         case respondingLocally
+        /// The request goes to an h2c destination through a `StreamExchange` (translated).
+        case translating
         /// Our side is shut; discarding what the client still sends until it closes.
         case lingering
         case closed
@@ -69,6 +71,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
     /// Lingering close after an error answer.
     var lingerDeadline: Int64 = 0
     var lingerDiscarded = 0
+    /// An exchange translated to HTTP/2 (phase `.translating`).
+    var translated = TranslatedState()
     /// The access-log fields of the current request, when the access log is on.
     var logRecord = AccessLogRecord()
 
@@ -97,7 +101,7 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
         if events & (EventLoop.Events.hangUp | EventLoop.Events.error) != 0,
            phase != .awaitingHead && phase != .lingering && phase != .respondingLocally {
             // The client is gone (RST, or both directions shut): nothing can be delivered.
-            abortExchange(clientGone: true)
+            if phase == .translating { abortTranslated() } else { abortExchange(clientGone: true) }
             return
         }
         drive()
@@ -114,6 +118,7 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             case .exchanging: progressed = advanceExchange()
             case .tunneling: progressed = advanceTunnel()
             case .respondingLocally: progressed = advanceLocalResponse()
+            case .translating: progressed = advanceTranslated()
             case .lingering: progressed = advanceLingering()
             case .closed: return
             }
@@ -145,6 +150,9 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             return exchange.lastProgressAt + max(timeouts.streamIdle.value, timeouts.downstreamIdle.value)
         case .respondingLocally:
             return exchange.lastProgressAt + max(timeouts.streamIdle.value, 1000)
+        case .translating:
+            // The exchange keeps the upstream deadlines; this one bounds a client that stalls.
+            return timeouts.streamIdle.value > 0 ? exchange.lastProgressAt + timeouts.streamIdle.value : nil
         case .lingering:
             return lingerDeadline
         case .closed:
@@ -192,6 +200,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             }
         case .tunneling, .respondingLocally, .connecting:
             abortExchange(clientGone: false)
+        case .translating:
+            abortTranslated()
         case .lingering:
             close()
         case .closed:
@@ -212,6 +222,18 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
     /// Closes the downstream connection and everything it holds.
     func close(abort: Bool = false) {
         guard phase != .closed else { return }
+        if let translatedExchange = translated.exchange {
+            translated.exchange = nil
+            translatedExchange.detachDownstream(completed: false)
+        }
+        if let out = translated.out {
+            worker.buffers.give(out)
+            translated.out = nil
+        }
+        if let trailers = translated.trailerBytes {
+            worker.buffers.give(trailers)
+            translated.trailerBytes = nil
+        }
         phase = .closed
         if let upstream {
             upstream.close(abort: true)

@@ -1,4 +1,5 @@
 import DevmeshBytes
+import DevmeshHTTP1
 import DevmeshHTTP2
 import DevmeshIO
 import DevmeshRouting
@@ -34,7 +35,7 @@ final class StreamExchange: EventHandler {
     /// Between `begin` and the return to the pool. Guards against finishing twice (several paths
     /// may find both sides done).
     private var active = false
-    private(set) var downstream: HTTP2Downstream?
+    private(set) var downstream: (any ExchangeDownstream)?
     private(set) var downstreamStream = HTTP2StreamID(0)
     /// The client's stream still exists (not reported closed).
     private var downstreamOpen = false
@@ -44,6 +45,8 @@ final class StreamExchange: EventHandler {
     let requestTrailerBlock = HeaderBlock(byteCapacity: 128, fieldCapacity: 4)
     private(set) var requestEndsWithHead = false
     private(set) var requestEnded = false
+    /// The end of the request (END_STREAM, trailers, or the last chunk) was handed to the upstream.
+    private var upstreamRequestEnded = false
     private var hasRequestTrailers = false
     private(set) var isGRPC = false
     private var pendingRequest = ByteQueue()
@@ -51,6 +54,8 @@ final class StreamExchange: EventHandler {
     var path: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     var authority: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     var contentLength: UInt64?
+    /// The request body framing of an HTTP/1.1 client (translated exchanges only).
+    var requestFramerForTranslation = BodyFramer(request: .none)
 
     // Where it goes.
     private var snapshotVersion: UInt64 = 0
@@ -62,6 +67,8 @@ final class StreamExchange: EventHandler {
     private var lastFailure: UpstreamFailure?
     var leg = Leg.none
     private var retriedRefused = false
+    /// The client spoke HTTP/1.1 (its session routed it here because the destination is h2c).
+    private var clientIsHTTP1 = false
     /// The HTTP/1.1 leg's state (a translated exchange).
     var h1 = H1LegState()
 
@@ -94,6 +101,7 @@ final class StreamExchange: EventHandler {
         responseTrailerBlock.removeAll()
         requestEndsWithHead = false
         requestEnded = false
+        upstreamRequestEnded = false
         hasRequestTrailers = false
         isGRPC = false
         pendingRequest.removeAll(pool: worker.buffers)
@@ -106,6 +114,7 @@ final class StreamExchange: EventHandler {
         lastFailure = nil
         leg = .none
         retriedRefused = false
+        clientIsHTTP1 = false
         h1.reset(worker: worker)
         responseHeadSent = false
         responseEnded = false
@@ -117,6 +126,32 @@ final class StreamExchange: EventHandler {
     }
 
     // MARK: The client's side
+
+    /// An HTTP/1.1 request routed by its session to an h2c destination: the head arrives in HTTP/2
+    /// form (`requestHeaders` already filled by the session), the body through `requestData`.
+    func beginTranslated(from session: any ExchangeDownstream, destination: Int, isSandbox: Bool,
+                         endStream: Bool) {
+        downstream = session
+        active = true
+        downstreamStream = HTTP2StreamID(1)
+        downstreamOpen = true
+        requestEndsWithHead = endStream
+        requestEnded = endStream
+        lastProgressAt = worker.loop.now
+        snapshotVersion = worker.snapshot.version
+        self.destination = destination
+        self.isSandbox = isSandbox
+        scanRequestHead()
+        endpointCursor = worker.nextRoundRobin(destination: destination)
+        armTimer()
+        clientIsHTTP1 = true
+        acquireUpstream()
+    }
+
+    /// Request body bytes this exchange holds without the upstream having taken them; the HTTP/1.1
+    /// session stops reading its client above `maxPendingRequestBytes`.
+    var pendingRequestBytes: Int { pendingRequest.count }
+    static let maxPendingRequestBytes = 64 * 1024
 
     func begin(downstream: HTTP2Downstream, stream: HTTP2StreamID, fields: UnsafeBufferPointer<HeaderField>,
                endStream: Bool) {
@@ -130,13 +165,31 @@ final class StreamExchange: EventHandler {
         let snapshot = worker.snapshot
         snapshotVersion = snapshot.version
 
-        // Own a copy of the head (it lives in nghttp2's memory only during this call), and pick out
-        // what routing and translation need.
-        var host = UnsafeRawBufferPointer(start: nil, count: 0)
-        var grpcTimeout: Int64?
+        // Own a copy of the head (it lives in nghttp2's memory only during this call).
         for field in fields {
             requestHeaders.append(name: field.name, value: field.value)
         }
+        scanRequestHead()
+
+        guard let service = snapshot.table.service(forHost: authority) else {
+            respondLocally(.noService, message: "no service for host \"\(authority.debugString.prefix(256))\"")
+            return
+        }
+        let candidates = worker.candidates
+        snapshot.table.extractor.extract(from: requestHeaders.fields, into: candidates)
+        let decision = snapshot.table.resolve(service: service, candidates: candidates)
+        destination = decision.destination
+        isSandbox = decision.isSandbox
+        endpointCursor = worker.nextRoundRobin(destination: destination)
+        armTimer()
+        acquireUpstream()
+    }
+
+    /// Picks out of `requestHeaders` what routing and translation need: the pseudo-headers, gRPC,
+    /// its deadline, the body length.
+    private func scanRequestHead() {
+        var host = UnsafeRawBufferPointer(start: nil, count: 0)
+        var grpcTimeout: Int64?
         for field in requestHeaders.fields {
             switch field.name.count {
             case 4 where ASCII.equalsCaseInsensitive(field.name, lowercased: "host"):
@@ -159,19 +212,6 @@ final class StreamExchange: EventHandler {
         }
         if authority.isEmpty { authority = host }
         if let grpcTimeout { callDeadline = worker.loop.now + max(grpcTimeout, 1) }
-
-        guard let service = snapshot.table.service(forHost: authority) else {
-            respondLocally(.noService, message: "no service for host \"\(authority.debugString.prefix(256))\"")
-            return
-        }
-        let candidates = worker.candidates
-        snapshot.table.extractor.extract(from: requestHeaders.fields, into: candidates)
-        let decision = snapshot.table.resolve(service: service, candidates: candidates)
-        destination = decision.destination
-        isSandbox = decision.isSandbox
-        endpointCursor = worker.nextRoundRobin(destination: destination)
-        armTimer()
-        acquireUpstream()
     }
 
     func requestData(_ bytes: UnsafeRawBufferPointer, endStream: Bool) {
@@ -180,9 +220,7 @@ final class StreamExchange: EventHandler {
         // Bytes already queued go first; only an empty queue lets new bytes straight through.
         var taken = 0
         if pendingRequest.isEmpty, !bytes.isEmpty {
-            taken = offerRequestBytes(bytes, endStream: endStream)
-        } else if pendingRequest.isEmpty, endStream {
-            _ = offerRequestBytes(bytes, endStream: true)
+            taken = offerRequestBytes(bytes, endStream: endStream && !hasRequestTrailers)
         }
         if taken < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[taken...])
@@ -193,7 +231,7 @@ final class StreamExchange: EventHandler {
             }
         }
         if taken > 0 { downstream?.consumed(downstreamStream, byteCount: taken) }
-        if requestEnded && pendingRequest.isEmpty { requestFullySent() }
+        if requestEnded { flushRequest() }
     }
 
     func requestTrailers(_ fields: UnsafeBufferPointer<HeaderField>) {
@@ -207,6 +245,15 @@ final class StreamExchange: EventHandler {
     func downstreamStreamClosed(_ reason: HTTP2StreamCloseReason) {
         downstreamOpen = false
         if case .finished = reason {} else { cancelUpstream() }
+        finishIfDone()
+    }
+
+    /// An HTTP/1.1 client session is done with this exchange (its response is out, or it failed):
+    /// it hears nothing more from it. Unless the exchange completed, the upstream is cancelled.
+    func detachDownstream(completed: Bool) {
+        downstream = nil
+        downstreamOpen = false
+        if !completed { cancelUpstream() }
         finishIfDone()
     }
 
@@ -232,7 +279,9 @@ final class StreamExchange: EventHandler {
         let target = snapshot.table.destinations[destination]
         let start = Int(snapshot.destinationStart[destination])
         let count = Int(snapshot.destinationCount[destination])
-        let useHTTP2 = target.upstreamProtocol != .http1
+        // `auto` speaks the client's protocol (an HTTP/1.1 client only reaches this class for an
+        // h2c destination, or for the fallback of one).
+        let useHTTP2 = target.upstreamProtocol == .h2c || (target.upstreamProtocol == .auto && !clientIsHTTP1)
         while endpointsTried < count {
             let index = Int((endpointCursor &+ UInt32(endpointsTried)) % UInt32(count))
             endpointsTried += 1
@@ -290,7 +339,10 @@ final class StreamExchange: EventHandler {
 
     func upstreamStreamOpened(_ connection: HTTP2UpstreamConnection, _ stream: HTTP2StreamID) {
         leg = .h2(connection, stream)
-        if requestEndsWithHead { requestFullySent() }
+        if requestEndsWithHead {
+            upstreamRequestEnded = true
+            requestFullySent()
+        }
         flushRequest()
     }
 
@@ -375,7 +427,7 @@ final class StreamExchange: EventHandler {
     // MARK: Moving bytes
 
     /// Offers request body bytes to the upstream leg; returns how many it took.
-    private func offerRequestBytes(_ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
+    private func offerRequestBytesToLeg(_ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
         switch leg {
         case .h2(let connection, let stream):
             if hasRequestTrailers && endStream {
@@ -388,6 +440,13 @@ final class StreamExchange: EventHandler {
         case .none, .h2Pending, .done:
             return 0
         }
+    }
+
+    /// Offers bytes and records whether that also ended the request upstream.
+    private func offerRequestBytes(_ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
+        let taken = offerRequestBytesToLeg(bytes, endStream: endStream)
+        if endStream && taken == bytes.count, case .h2 = leg { upstreamRequestEnded = true }
+        return taken
     }
 
     private func takenCount(_ result: HTTP2SendResult, offered: Int) -> Int {
@@ -409,17 +468,22 @@ final class StreamExchange: EventHandler {
             downstream?.consumed(downstreamStream, byteCount: taken)
             if taken < front.count { return }
         }
-        if requestEnded {
-            if hasRequestTrailers, case .h2(let connection, let stream) = leg {
+        guard requestEnded, !upstreamRequestEnded else { return }
+        switch leg {
+        case .h2(let connection, let stream):
+            if hasRequestTrailers {
                 connection.sendTrailers(stream, headers: requestTrailerBlock.fields)
-                hasRequestTrailers = false
-            } else if case .h1 = leg {
-                h1FinishRequest()
-            } else if case .h2(let connection, let stream) = leg, !requestEndsWithHead, requestSentAt == 0 {
+            } else {
                 _ = connection.send(stream, UnsafeRawBufferPointer(start: nil, count: 0), endStream: true)
             }
-            requestFullySent()
+            upstreamRequestEnded = true
+        case .h1:
+            h1FinishRequest()
+            upstreamRequestEnded = h1.requestDone
+        case .none, .h2Pending, .done:
+            return
         }
+        if upstreamRequestEnded { requestFullySent() }
     }
 
     private func requestFullySent() {

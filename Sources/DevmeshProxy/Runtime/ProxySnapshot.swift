@@ -58,11 +58,6 @@ public final class ProxySnapshot: Sendable {
         var starts: [Int32] = []
         var counts: [Int32] = []
         for destination in table.destinations {
-            if destination.upstreamProtocol == .h2c {
-                // TODO(h2): remove when the HTTP/2 upstream path lands; until then h2c must not be
-                // spoken to in HTTP/1.1 silently.
-                throw SnapshotError(message: "destination \"\(destination.name)\": protocol h2c is not supported by this build yet")
-            }
             starts.append(Int32(ids.count))
             counts.append(Int32(destination.endpoints.count))
             for endpoint in destination.endpoints {

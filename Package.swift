@@ -43,12 +43,13 @@ let package = Package(
         // Workers, sessions, bridging, upstream pools, admin, metrics, access log.
         .target(name: "DevmeshProxy",
                 dependencies: ["DevmeshIO", "DevmeshHTTP1", "DevmeshHTTP2", "DevmeshRouting", "DevmeshConfig",
-                               "DevmeshBytes"],
+                               "DevmeshBytes", "DevmeshGRPC", "DevmeshRoutesAPI"],
                 swiftSettings: hotPath),
 
         // Argument parsing and wiring only.
         .executableTarget(name: "devmesh",
                           dependencies: ["DevmeshProxy", "DevmeshConfig", "DevmeshIO", "DevmeshAgent", "DevmeshRoutesAPI",
+                                         "DevmeshGRPC",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: strict),
 
@@ -69,7 +70,7 @@ let package = Package(
         .target(name: "DevmeshRoutesAPI", swiftSettings: strict),
         // The agent: model, validation, durable store, rules index, REST + HTTP JSON server.
         .target(name: "DevmeshAgent",
-                dependencies: ["DevmeshRoutesAPI", "DevmeshIO", "DevmeshHTTP1", "DevmeshBytes"],
+                dependencies: ["DevmeshRoutesAPI", "DevmeshIO", "DevmeshHTTP1", "DevmeshBytes", "DevmeshGRPC"],
                 swiftSettings: strict),
         .testTarget(name: "DevmeshRoutesAPITests", dependencies: ["DevmeshRoutesAPI"], exclude: ["Golden"]),
         .testTarget(name: "DevmeshAgentTests", dependencies: ["DevmeshAgent", "DevmeshRoutesAPI", "DevmeshIO"]),
@@ -83,6 +84,10 @@ let package = Package(
 // and proxy modules: dynamic exclusivity checks cost 35 % of its CPU per exchange (release,
 // in-memory client+server pair, 32 streams: 2.33 -> 1.52 us with them off), hence `hotPath`.
 package.targets += [
+    // gRPC on our own HTTP/2 stack: the agent's Routes API server, the proxy's route watch, the
+    // admin health check. Slow paths (control plane), so plain settings.
+    .target(name: "DevmeshGRPC", dependencies: ["DevmeshIO", "DevmeshHTTP2", "DevmeshBytes", "DevmeshRoutesAPI"],
+            swiftSettings: strict),
     .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
     .target(name: "DevmeshHTTP2", dependencies: ["CNghttp2", "DevmeshBytes"], swiftSettings: hotPath),
     .testTarget(name: "DevmeshHTTP2Tests", dependencies: ["DevmeshHTTP2", "DevmeshBytes"]),

@@ -22,6 +22,12 @@ public struct QuickStartOptions: Sendable, Equatable {
     public var fallback: String?
     /// `--upstream-protocol auto|http1|h2c`, for the baseline and every `--route`.
     public var upstreamProtocol: String?
+    /// `--agent HOST:PORT`: follow this Routes API server for routes.
+    public var agent: String?
+    /// `--workload KIND/NAMESPACE/NAME`: the baseline workload whose rules to follow.
+    public var workload: String?
+    /// `--workload-port N`: the workload port of the rules (default: the baseline's port).
+    public var workloadPort: String?
     /// `--custom-header NAME`, repeatable.
     public var customHeaders: [String]
     /// `--workers N|auto`.
@@ -38,6 +44,7 @@ public struct QuickStartOptions: Sendable, Equatable {
 
     public init(configPath: String? = nil, listen: [String] = [], baseline: String? = nil,
                 routes: [String] = [], fallback: String? = nil, upstreamProtocol: String? = nil,
+                agent: String? = nil, workload: String? = nil, workloadPort: String? = nil,
                 customHeaders: [String] = [],
                 workers: String? = nil, admin: String? = nil, drainTimeout: String? = nil,
                 accessLog: String? = nil) {
@@ -47,6 +54,9 @@ public struct QuickStartOptions: Sendable, Equatable {
         self.routes = routes
         self.fallback = fallback
         self.upstreamProtocol = upstreamProtocol
+        self.agent = agent
+        self.workload = workload
+        self.workloadPort = workloadPort
         self.customHeaders = customHeaders
         self.workers = workers
         self.admin = admin
@@ -86,6 +96,9 @@ public struct QuickStartOptions: Sendable, Equatable {
             ("--route", "services[].routes", !routes.isEmpty),
             ("--fallback", "services[].routes[].fallback", fallback != nil),
             ("--upstream-protocol", "services[].protocol", upstreamProtocol != nil),
+            ("--agent", "agent", agent != nil),
+            ("--workload", "services[].workload", workload != nil),
+            ("--workload-port", "services[].workload_port", workloadPort != nil),
             ("--custom-header", "routing.custom_headers", !customHeaders.isEmpty),
         ]
         for (flag, key, isSet) in given where isSet {
@@ -161,12 +174,45 @@ public struct QuickStartOptions: Sendable, Equatable {
             }
             return name
         }
+        let agentSettings = agentFlags(baseline: baselineEndpoints, diagnostics)
         guard diagnostics.isEmpty, let baselineEndpoints else { return nil }
         let service = ServiceSpec(name: Self.quickStartServiceName, baseline: baselineEndpoints, routes: routeSpecs,
                                   upstreamProtocol: protocolChoice)
         return ProxyConfiguration(listeners: listeners,
                                   routing: RoutingSpec(services: [service],
-                                                       carriers: CarrierSpec(customHeaders: customHeaderNames)))
+                                                       carriers: CarrierSpec(customHeaders: customHeaderNames)),
+                                  agent: agentSettings)
+    }
+
+    /// `--agent` with `--workload` (and `--workload-port`): the sidecar follows its own workload.
+    private func agentFlags(baseline: [EndpointSpec]?, _ diagnostics: Diagnostics) -> AgentSettings? {
+        if agent == nil && workload == nil {
+            if let workloadPort {
+                diagnostics.report("needs --workload", at: .flag("--workload-port", value: workloadPort))
+            }
+            return nil
+        }
+        guard let agent else {
+            diagnostics.report("needs --agent (the Routes API server to watch)", at: .flag("--workload", value: workload))
+            return nil
+        }
+        guard let workload else {
+            diagnostics.report("needs --workload KIND/NAMESPACE/NAME (whose rules to follow)", at: .flag("--agent", value: agent))
+            return nil
+        }
+        let address = parse(agent, at: .flag("--agent", value: agent), diagnostics, AddressSyntax.endpoint)
+        let parsed = parse(workload, at: .flag("--workload", value: workload), diagnostics, NameSyntax.workload)
+        var port = baseline?.first?.port
+        if let workloadPort {
+            port = parse(workloadPort, at: .flag("--workload-port", value: workloadPort), diagnostics) {
+                text throws(SyntaxProblem) in try AddressSyntax.parsePort(Substring(text), allowZero: false)
+            }
+        }
+        guard let address, let parsed, let port else { return nil }
+        return AgentSettings(address: address, subscriptions: [
+            WorkloadSubscription(service: Self.quickStartServiceName, kind: parsed.kind,
+                                 namespace: parsed.namespace, name: parsed.name, port: port),
+        ])
     }
 
     /// `HOST:PORT[,HOST:PORT...]`, distinct endpoints.

@@ -14,5 +14,6 @@ public func restartRequiredChanges(from old: ProxyConfiguration, to new: ProxyCo
     if Set(old.listeners) != Set(new.listeners) { keys.append("listen") }
     if old.workers != new.workers { keys.append("workers") }
     if old.admin != new.admin { keys.append("admin") }
+    if old.agent != new.agent { keys.append("agent") }
     return keys
 }

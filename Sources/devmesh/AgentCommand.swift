@@ -13,8 +13,9 @@ struct AgentCommand: ParsableCommand {
             devmesh agent --data ./agent-data --http 127.0.0.1:7778 --grpc 127.0.0.1:7777
 
             Every acknowledged change is on disk (fsync'd) before the API answers, and survives
-            kill -9. The gRPC port is bound but does not serve routes.Routes yet (connections
-            are closed); use the HTTP API. SIGTERM/SIGINT stop the agent. See docs/agent.md.
+            kill -9. The gRPC port serves the Routes API (routes.Routes: Get and Watch); the HTTP
+            port the REST API and the routing-rules twin. SIGTERM/SIGINT stop the agent. See
+            docs/agent.md.
             """
     )
 
@@ -60,7 +61,6 @@ struct AgentCommand: ParsableCommand {
         }
         AgentLog.info("agent http on \(server.httpAddress)")
         AgentLog.info("agent grpc on \(server.grpcAddress)")
-        AgentLog.warning("the gRPC port does not serve routes.Routes yet; it closes connections (use the HTTP API)")
         let status = server.run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -47,6 +47,12 @@ struct Proxy: ParsableCommand {
     @Option(name: .customLong("upstream-protocol"),
             help: "Protocol to the upstreams: auto (the request's own, the default), http1 or h2c.")
     var upstreamProtocol: String?
+    @Option(help: "Follow routes from this Routes API server (devmesh agent), HOST:PORT (its gRPC port).")
+    var agent: String?
+    @Option(help: "With --agent: the baseline workload whose routing rules to follow, KIND/NAMESPACE/NAME.")
+    var workload: String?
+    @Option(name: .customLong("workload-port"), help: "With --agent: the workload port of the rules (default: the baseline's port).")
+    var workloadPort: String?
     @Option(name: .customLong("custom-header"), help: "A header whose whole value is a routing key (repeatable).")
     var customHeader: [String] = []
     @Option(help: "Worker threads, or auto (one per core; the default).")
@@ -69,6 +75,7 @@ struct Proxy: ParsableCommand {
         }
         let options = QuickStartOptions(configPath: config, listen: listen, baseline: baseline, routes: route,
                                         fallback: fallback, upstreamProtocol: upstreamProtocol,
+                                        agent: agent, workload: workload, workloadPort: workloadPort,
                                         customHeaders: customHeader, workers: workers,
                                         admin: admin, drainTimeout: drainTimeout, accessLog: accessLog)
         let configuration: ProxyConfiguration

@@ -6,22 +6,48 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from google.protobuf import json_format
 
 from test_agent_support import agent, routes_pb2, sandbox_body  # noqa: F401  (fixtures)
 
 
-def test_prints_both_ports_and_the_grpc_port_closes_connections(agent):
+def test_grpc_get_and_watch_with_a_grpcio_client(agent, routes_pb2):
+    """The gRPC port serves routes.Routes to a client generated from our .proto: Get returns the
+    rules, Watch sends the current rules as ADD, exactly one SYNCED, then every change in order;
+    GetClusterServices is UNIMPLEMENTED."""
+    import grpc
     a = agent()
     assert a.http_port and a.grpc_port and a.http_port != a.grpc_port
-    a.wait_stderr("does not serve routes.Routes yet")
-    # Bound, but no gRPC service yet: the connection is closed at once (not left hanging).
-    with socket.create_connection(("127.0.0.1", a.grpc_port), timeout=5) as s:
-        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-        try:
-            assert s.recv(100) == b""
-        except ConnectionResetError:
-            pass
+    assert a.request("POST", "/api/v1/sandboxes", sandbox_body("feature-x"))[0] == 201
+    channel = grpc.insecure_channel(f"127.0.0.1:{a.grpc_port}")
+    stub = routes_pb2.grpc_stubs.RoutesStub(channel)
+    workload = routes_pb2.BaselineWorkload(kind="Deployment", namespace="hotrod", name="route")
+    request = routes_pb2.WorkloadRoutingRulesRequest(baseline_workload=workload)
+
+    rules = stub.GetWorkloadRoutingRules(request, timeout=5).routingRules
+    assert [r.destination_sandbox.name for r in rules] == ["feature-x"]
+    twin = a.request("GET", "/api/v1/workloads/routing-rules?baselineName=route")[2]["routingRules"]
+    assert [r["routingKey"] for r in twin] == [r.routing_key for r in rules], "the HTTP twin disagrees"
+
+    stream = stub.WatchWorkloadRoutingRules(request, timeout=10)
+    seen = []
+    for op in stream:
+        seen.append((routes_pb2.WatchOp.Name(op.op), op.route.destination_sandbox.name))
+        if seen[-1][0] == "SYNCED":
+            # Changes after SYNCED arrive as deltas, in order.
+            assert a.request("POST", "/api/v1/sandboxes", sandbox_body("feature-y"))[0] == 201
+            assert a.request("DELETE", "/api/v1/sandboxes/feature-x")[0] == 204
+        if len(seen) == 4:
+            break
+    stream.cancel()
+    assert seen == [("ADD", "feature-x"), ("SYNCED", ""), ("ADD", "feature-y"), ("REMOVE", "feature-x")], seen
+
+    with pytest.raises(grpc.RpcError) as failure:
+        stub.GetClusterServices(routes_pb2.GetClusterServicesRequest(), timeout=5)
+    assert failure.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    channel.close()
 
 
 def test_sandbox_lifecycle_and_status_codes(agent):

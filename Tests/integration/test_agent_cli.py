@@ -4,9 +4,10 @@ their output for people and for scripts, and exit statuses that mean something."
 from __future__ import annotations
 
 import json
+import subprocess
 
 from harness import net
-from test_agent_support import agent  # noqa: F401  (fixture)
+from test_agent_support import agent, devmesh_command, sandbox_body  # noqa: F401  (fixture)
 
 
 def test_sandbox_create_prints_key_and_header_then_list_get_delete(agent):
@@ -63,7 +64,6 @@ def test_exit_statuses_and_messages_say_what_to_fix(agent):
         ("port for which fork", ["sandbox", "create", "t", "--fork", "Deployment/a/b", "--fork", "Deployment/a/c",
                                  "--port", "80=h:80"], 64, "WORKLOAD:PORT"),
         ("bad port syntax", ["sandbox", "create", "t", "--fork", "Deployment/a/b", "--port", "80=h"], 64, "HOST:PORT"),
-        ("watch not yet", ["routes", "--watch"], 64, "not available yet"),
         ("group matches nothing", ["routegroup", "create", "g"], 64, "--sandbox"),
     ]
     for name, args, code, text in cases:
@@ -98,3 +98,25 @@ def test_routegroup_commands(agent):
     assert [r["destinationSandbox"]["name"] for r in json.loads(routes.stdout)["routingRules"]] == ["a"]
     assert a.cli("routegroup", "delete", "release").returncode == 0
     assert a.cli("routegroup", "list").stdout.strip() == "no route groups"
+
+
+def test_routes_watch_prints_the_stream_until_the_agent_goes(agent):
+    """`devmesh routes --watch` follows the gRPC watch: the current rules, SYNCED, then changes;
+    when the agent goes away the command ends with exit 3 and says so."""
+    a = agent()
+    assert a.request("POST", "/api/v1/sandboxes", sandbox_body("feature-x"))[0] == 201
+    proc = subprocess.Popen([*devmesh_command(), "routes", "--watch", "--agent-grpc", f"127.0.0.1:{a.grpc_port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline().strip() for _ in range(2)]
+        assert lines[0].startswith("ADD") and "feature-x" in lines[0], lines
+        assert lines[1] == "SYNCED", lines
+        assert a.request("POST", "/api/v1/sandboxes", sandbox_body("feature-y"))[0] == 201
+        line = proc.stdout.readline().strip()
+        assert line.startswith("ADD") and "feature-y" in line, line
+        a.stop()
+        assert proc.wait(10) == 3
+        assert "the watch ended" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

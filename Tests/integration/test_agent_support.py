@@ -177,7 +177,9 @@ def routes_pb2(tmp_path_factory: pytest.TempPathFactory):
     assert status == 0, f"protoc failed ({status})"
     sys.path.insert(0, str(out))
     try:
-        return importlib.import_module("routes_pb2")
+        module = importlib.import_module("routes_pb2")
+        module.grpc_stubs = importlib.import_module("routes_pb2_grpc")  # the generated RoutesStub
+        return module
     finally:
         sys.path.remove(str(out))
 

@@ -2,9 +2,8 @@ import DevmeshIO
 import DevmeshRoutesAPI
 import Glibc
 
-/// Serves the gRPC port. The gRPC server (HTTP/2, `routes.Routes`) will conform and subscribe to
-/// `service.index` for each `WatchWorkloadRoutingRules` stream; until then
-/// `ClosingGRPCAcceptor` takes the port so clients fail fast instead of hanging.
+/// Serves the gRPC port: `RoutesGRPCAcceptor` (the Routes API) by default; tests may pass
+/// `ClosingGRPCAcceptor`, which closes every connection at once.
 public protocol AgentGRPCAcceptor: AnyObject {
     /// Takes ownership of an accepted, non-blocking, close-on-exec socket. Called on the agent's
     /// loop thread, the same thread as `service` and its `RulesIndex`.
@@ -51,7 +50,7 @@ public final class AgentServer {
 
     /// - Parameter waker: hands another thread a way to wake the loop (tests stop it with one:
     ///   `loop.onWakeUp = { loop.stop() }`); the loop takes ownership.
-    public init(options: AgentOptions, grpc: any AgentGRPCAcceptor = ClosingGRPCAcceptor(),
+    public init(options: AgentOptions, grpc: any AgentGRPCAcceptor = RoutesGRPCAcceptor(),
                 waker: LoopWaker? = nil) throws(AgentStartError) {
         let store: DurableStore
         do {

@@ -48,13 +48,42 @@ struct ConfigDecoder {
         if let value = top.optional("routing", diagnostics) {
             carriers = decodeCarriers(value)
         }
-        let services = top.required("services", diagnostics).flatMap(decodeServices)
+        var workloads: [ServiceWorkload] = []
+        let services = top.required("services", diagnostics).flatMap { decodeServices($0, workloads: &workloads) }
+        let agentValue = top.optional("agent", diagnostics)
+        var agent: AgentSettings?
+        if let agentValue {
+            agent = decodeAgent(agentValue, subscriptions: workloads.map(\.subscription))
+            if workloads.isEmpty {
+                diagnostics.report("no service names a workload: the agent would have nothing to route",
+                                   at: agentValue.location)
+            }
+        } else if let first = workloads.first {
+            diagnostics.report("a workload needs an agent to watch (add a top-level agent: section)",
+                               at: first.location)
+        }
 
         guard diagnostics.isEmpty, let services else { return nil }
         return ProxyConfiguration(listeners: listeners, workers: workers, admin: admin,
                                   drainTimeout: drainTimeout, accessLog: accessLog, http1: http1,
                                   limits: limits, timeouts: timeouts,
-                                  routing: RoutingSpec(services: services, carriers: carriers))
+                                  routing: RoutingSpec(services: services, carriers: carriers), agent: agent)
+    }
+
+    /// `agent: { address: HOST:PORT, sync_timeout: 5s }`, or `agent: HOST:PORT`.
+    private func decodeAgent(_ value: YAMLValue, subscriptions: [WorkloadSubscription]) -> AgentSettings? {
+        if case .scalar = value.node {
+            guard let address = scalar(value, expecting: "HOST:PORT", AddressSyntax.endpoint) else { return nil }
+            return AgentSettings(address: address, subscriptions: subscriptions)
+        }
+        guard let map = value.mapping(diagnostics, schema: Schema.agent) else { return nil }
+        let address = map.required("address", diagnostics).flatMap { scalar($0, expecting: "HOST:PORT", AddressSyntax.endpoint) }
+        var timeout = AgentSettings.defaultSyncTimeout
+        if let item = map.optional("sync_timeout", diagnostics), let parsed = duration(item, offAllowed: false) {
+            timeout = parsed
+        }
+        guard let address else { return nil }
+        return AgentSettings(address: address, syncTimeout: timeout, subscriptions: subscriptions)
     }
 
     // MARK: - Process

@@ -21,6 +21,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var limits: ProxyLimits
     public var timeouts: Timeouts
     public var routing: RoutingSpec
+    /// The control plane to follow for routes, if any.
+    public var agent: AgentSettings?
 
     public static let defaultListener = ListenAddress(host: "127.0.0.1", port: 8080)
     public static let defaultDrainTimeout = Milliseconds.seconds(15)
@@ -33,7 +35,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
                 http1: HTTP1Limits = HTTP1Limits(),
                 limits: ProxyLimits = ProxyLimits(),
                 timeouts: Timeouts = Timeouts(),
-                routing: RoutingSpec) {
+                routing: RoutingSpec,
+                agent: AgentSettings? = nil) {
         self.listeners = listeners
         self.workers = workers
         self.admin = admin
@@ -43,5 +46,6 @@ public struct ProxyConfiguration: Sendable, Equatable {
         self.limits = limits
         self.timeouts = timeouts
         self.routing = routing
+        self.agent = agent
     }
 }

@@ -9,8 +9,9 @@ enum Schema {
 
     static let topLevel = Section(path: "", keys: [
         "listen", "workers", "admin", "drain_timeout", "access_log",
-        "limits", "timeouts", "routing", "services",
+        "limits", "timeouts", "routing", "services", "agent",
     ])
+    static let agent = Section(path: "agent", keys: ["address", "sync_timeout"])
     static let limits = Section(path: "limits", keys: [
         "max_head_bytes", "max_header_count", "max_chunk_line_bytes", "max_trailer_bytes",
         "max_connections_per_worker", "upstream_max_idle_per_endpoint",
@@ -21,10 +22,11 @@ enum Schema {
         "upstream_idle", "stream_idle",
     ])
     static let routing = Section(path: "routing", keys: ["key_names", "custom_headers"])
-    static let service = Section(path: "services[]", keys: ["name", "hosts", "baseline", "routes", "protocol"])
+    static let service = Section(path: "services[]", keys: ["name", "hosts", "baseline", "routes", "protocol",
+                                                                     "workload", "workload_port"])
     static let route = Section(path: "services[].routes[]", keys: ["key", "sandbox", "endpoints", "fallback", "protocol"])
 
-    private static let all = [topLevel, limits, timeouts, routing, service, route]
+    private static let all = [topLevel, limits, timeouts, routing, service, route, agent]
 
     /// "unknown key (did you mean max_head_bytes?)", or "unknown key here (it belongs under
     /// timeouts)" when the key is valid in another section.

@@ -5,12 +5,15 @@ import DevmeshRouting
 enum AdminDocuments {
     /// The table in force, as the routing module describes it (services, routes, carriers,
     /// version).
-    static func routes(_ snapshot: ProxySnapshot) -> String {
-        snapshot.table.describe()
+    static func routes(_ snapshot: ProxySnapshot, controlPlane: ControlPlaneClient?) -> String {
+        let table = snapshot.table.describe()
+        guard let controlPlane, table.first == "{" else { return table }
+        // The table's own document, with the watch state first.
+        return "{\"agent\":" + controlPlane.describeJSON() + "," + table.dropFirst()
     }
 
     static func metrics(stats: WorkerStats, snapshot: ProxySnapshot, reloads: UInt64, reloadFailures: UInt64,
-                        draining: Bool) -> String {
+                        draining: Bool, controlPlane: ControlPlaneClient?) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -87,6 +90,30 @@ enum AdminDocuments {
         out += "devmesh_config_reload_failures_total \(reloadFailures)\n"
         family("devmesh_draining", "gauge", "1 while draining after SIGTERM/SIGINT.")
         out += "devmesh_draining \(draining ? 1 : 0)\n"
+        if let controlPlane {
+            family("devmesh_agent_watch_state", "gauge",
+                   "Route watch per workload: 0 connecting, 1 syncing, 2 synced, 3 backing off to reconnect.")
+            for watch in controlPlane.watches {
+                out += "devmesh_agent_watch_state{workload=\"\(watch.subscription.workload)\"} \(watch.state.rawValue)\n"
+            }
+            family("devmesh_agent_rules", "gauge", "Routing rules in force per workload.")
+            for watch in controlPlane.watches {
+                out += "devmesh_agent_rules{workload=\"\(watch.subscription.workload)\"} \(watch.live.count)\n"
+            }
+            family("devmesh_agent_ops_total", "counter", "Watch ops applied and rejected (malformed or out of place).")
+            let applied = controlPlane.watches.reduce(UInt64(0)) { $0 &+ $1.opsApplied }
+            let rejected = controlPlane.watches.reduce(UInt64(0)) { $0 &+ $1.opsRejected }
+            out += "devmesh_agent_ops_total{result=\"applied\"} \(applied)\n"
+            out += "devmesh_agent_ops_total{result=\"rejected\"} \(rejected)\n"
+            family("devmesh_agent_table_updates_total", "counter",
+                   "Route tables built from agent rules, and updates refused whole (the old table kept serving).")
+            out += "devmesh_agent_table_updates_total{result=\"applied\"} \(controlPlane.updatesApplied)\n"
+            out += "devmesh_agent_table_updates_total{result=\"refused\"} \(controlPlane.updatesRefused)\n"
+            family("devmesh_agent_reconnects_total", "counter", "Watch streams lost and re-established.")
+            out += "devmesh_agent_reconnects_total \(controlPlane.watches.reduce(UInt64(0)) { $0 &+ $1.reconnects })\n"
+            family("devmesh_agent_synced", "gauge", "1 once every watch received a complete set of rules.")
+            out += "devmesh_agent_synced \(controlPlane.synced ? 1 : 0)\n"
+        }
         return out
     }
 }

@@ -60,17 +60,17 @@ final class AdminServer: EventHandler {
         case "/healthz":
             return (200, "text/plain; charset=utf-8", "ok\n")
         case "/ready":
-            return server.isDraining
-                ? (503, "text/plain; charset=utf-8", "draining\n")
-                : (200, "text/plain; charset=utf-8", "ready\n")
+            let readiness = server.readiness
+            return (readiness.ready ? 200 : 503, "text/plain; charset=utf-8", readiness.note + "\n")
         case "/routes":
-            return (200, "application/json", AdminDocuments.routes(server.currentSnapshot) + "\n")
+            return (200, "application/json",
+                    AdminDocuments.routes(server.currentSnapshot, controlPlane: server.controlPlane) + "\n")
         case "/metrics":
             return (200, "text/plain; version=0.0.4; charset=utf-8",
                     AdminDocuments.metrics(stats: server.workerStats, snapshot: server.currentSnapshot,
                                            reloads: server.reloads.load(ordering: .relaxed),
                                            reloadFailures: server.reloadFailures.load(ordering: .relaxed),
-                                           draining: server.isDraining))
+                                           draining: server.isDraining, controlPlane: server.controlPlane))
         default:
             return (404, "text/plain; charset=utf-8", "not found; try /healthz, /ready, /routes or /metrics\n")
         }

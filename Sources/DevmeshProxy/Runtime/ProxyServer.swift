@@ -25,6 +25,8 @@ public final class ProxyServer {
     let reloads = Atomic<UInt64>(0)
     let reloadFailures = Atomic<UInt64>(0)
     private var tasks: [PeriodicTask] = []
+    /// Follows the agent (Routes API) when the configuration names one.
+    private(set) var controlPlane: ControlPlaneClient?
 
     /// Builds the first snapshot (resolving every upstream address). Throws a message for the
     /// operator when the configuration cannot be served. `options` are the command-line flags the
@@ -80,6 +82,20 @@ public final class ProxyServer {
         if let admin { Log.info("admin on \(admin.address)") }
         startWorkers(count: workerCount, listenerFDs: listenerFDs)
         watchSignalsAndFiles()
+        if let agent = configuration.agent {
+            do {
+                let client = try ControlPlaneClient(settings: agent, loop: loop) { [unowned self] in
+                    self.rulesChanged()
+                }
+                controlPlane = client
+                client.start()
+                Log.info("following routes from the agent at \(agent.address) for "
+                         + agent.subscriptions.map(\.workload).joined(separator: ", "))
+            } catch {
+                Log.error("agent \(agent.address): \(error)")
+                return 1
+            }
+        }
         loop.onWakeUp = { [unowned self] in self.checkDrainProgress() }
         loop.run()
         for thread in threads { thread.join() }
@@ -227,18 +243,60 @@ public final class ProxyServer {
         }
         let snapshot: ProxySnapshot
         do {
-            snapshot = try ProxySnapshot.build(next, version: nextVersion)
+            snapshot = try ProxySnapshot.build(merged(next), version: nextVersion)
         } catch {
             reloadFailures.add(1, ordering: .relaxed)
             Log.error("reload (\(reason)) refused, keeping the current table: \(error)")
             return
         }
-        nextVersion += 1
         configuration = next
-        snapshots.publish(snapshot)
-        for control in controls { control.waker.wake() }
+        publish(snapshot)
         reloads.add(1, ordering: .relaxed)
         Log.info("reloaded (\(reason)): route table version \(snapshot.version)")
+    }
+
+    private func publish(_ snapshot: ProxySnapshot) {
+        nextVersion += 1
+        snapshots.publish(snapshot)
+        for control in controls { control.waker.wake() }
+    }
+
+    /// The configuration with the agent's routes added to the services they route for. Routes
+    /// written in the configuration win over agent rules with the same key.
+    private func merged(_ base: ProxyConfiguration) -> ProxyConfiguration {
+        guard let controlPlane else { return base }
+        var result = base
+        for index in result.routing.services.indices {
+            let dynamic = controlPlane.routes(for: result.routing.services[index].name)
+            guard !dynamic.isEmpty else { continue }
+            let configured = Set(result.routing.services[index].routes.map(\.routingKey))
+            result.routing.services[index].routes += dynamic.filter { !configured.contains($0.routingKey) }
+        }
+        return result
+    }
+
+    /// The agent's rules changed: build and publish a table, or refuse the update whole.
+    private func rulesChanged() {
+        guard let controlPlane else { return }
+        do {
+            let snapshot = try ProxySnapshot.build(merged(configuration), version: nextVersion)
+            publish(snapshot)
+            controlPlane.accepted()
+        } catch {
+            controlPlane.refused("\(error)")
+            Log.error("route update from the agent refused, keeping the table in force: \(error)")
+        }
+    }
+
+    /// Ready to take traffic: not draining and, with an agent, synced (or past the startup wait).
+    var readiness: (ready: Bool, note: String) {
+        if draining { return (false, "draining") }
+        guard let controlPlane else { return (true, "ready") }
+        if controlPlane.synced { return (true, "ready (routes synced from the agent)") }
+        if controlPlane.readyDespiteSync {
+            return (true, "ready, serving the baseline only: routes not synced from the agent yet")
+        }
+        return (false, "waiting for the first complete set of routes from the agent")
     }
 
     // MARK: For the admin endpoint

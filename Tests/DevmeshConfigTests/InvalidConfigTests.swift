@@ -126,7 +126,7 @@ final class InvalidConfigTests: XCTestCase {
         ("services:\n  - name: web\n    hosts: []\n    baseline: 127.0.0.1:1",
          "test.yaml:3: services[0].hosts: is empty: omit hosts for the default service"),
         ("services:\n  - name: web\n    baseline: 127.0.0.1:1\n    port: 80",
-         "test.yaml:4: services[0].port: unknown key (expected one of: name, hosts, baseline, routes, protocol)"),
+         "test.yaml:4: services[0].port: unknown key (expected one of: name, hosts, baseline, routes, protocol, workload, workload_port)"),
         ("""
          services:
            - name: web

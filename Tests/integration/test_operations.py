@@ -316,3 +316,20 @@ def test_reload_under_load_fails_no_request(upstream, devmesh):
 @pytest.mark.slow
 def test_many_reloads_under_load_fail_no_request(upstream, devmesh):
     _reload_under_load(upstream, devmesh, reloads=60, period=0.4)
+
+
+def test_grpc_health_check_on_the_admin_listener(upstream, devmesh):
+    """The admin port also answers the gRPC health checking protocol (h2c): SERVING when ready,
+    NOT_FOUND for a service it does not know; plain HTTP keeps working on the same port."""
+    import grpc
+    baseline = upstream("baseline")
+    dm = devmesh("--baseline", baseline.address)
+    with grpc.insecure_channel(f"127.0.0.1:{dm.admin_port}") as channel:
+        check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                    request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        assert check(b"", timeout=5) == b"\x08\x01"  # status = SERVING
+        assert check(b"\x0a\x07devmesh", timeout=5) == b"\x08\x01"
+        with pytest.raises(grpc.RpcError) as failure:
+            check(b"\x0a\x03foo", timeout=5)
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+    assert dm.admin("/healthz").status == 200

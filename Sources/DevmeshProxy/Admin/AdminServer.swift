@@ -1,4 +1,5 @@
 import DevmeshConfig
+import DevmeshGRPC
 import DevmeshHTTP1
 import DevmeshIO
 
@@ -13,7 +14,10 @@ final class AdminServer: EventHandler {
     private unowned let server: ProxyServer
     private var slot: Slot = .invalid
     private var connections: [AdminConnection] = []
+    private var grpcConnections: [ObjectIdentifier: GRPCServerConnection] = [:]
     let headers = HeaderStorage(capacity: 100)
+    private let grpcBuffers = BufferPool(chunkSize: 16 * 1024, largeSize: 16 * 1024, chunksPerSlab: 4)
+    private lazy var health = HealthService(server: server)
 
     init(loop: EventLoop, address listen: ListenAddress, server: ProxyServer) throws(ServerError) {
         self.loop = loop
@@ -48,6 +52,19 @@ final class AdminServer: EventHandler {
 
     func closed(_ connection: AdminConnection) {
         connections.removeAll { $0 === connection }
+    }
+
+    /// The connection opened with the HTTP/2 preface: a gRPC client (health checks). It takes
+    /// over the descriptor, its registration and the bytes read so far.
+    func switchToGRPC(_ connection: AdminConnection, fd: Int32, slot: Slot, bytes: [UInt8]) {
+        connections.removeAll { $0 === connection }
+        let grpc = bytes.withUnsafeBytes { initial in
+            GRPCServerConnection(fd: fd, loop: loop, buffers: grpcBuffers, service: health, initialBytes: initial,
+                                 existingSlot: slot) { [weak self] closed in
+                self?.grpcConnections.removeValue(forKey: ObjectIdentifier(closed))
+            }
+        }
+        grpcConnections[ObjectIdentifier(grpc)] = grpc
     }
 
     /// The response to one admin request.
@@ -107,7 +124,7 @@ final class AdminConnection: EventHandler {
 
     func handleEvents(_ events: UInt32) {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while output.isEmpty {
+        while output.isEmpty && slot != .invalid {
             let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
             guard let result else { close(); return }
             guard case .done(let count) = result else { break }
@@ -116,11 +133,21 @@ final class AdminConnection: EventHandler {
             if input.count > 64 * 1024 { close(); return }
             if !processRequest() { break }
         }
+        guard slot != .invalid else { return } // handed over to gRPC
         flush()
     }
 
     /// Parses one request from `input`; returns whether a response was produced.
     private func processRequest() -> Bool {
+        let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+        if input.count >= preface.count && Array(input.prefix(preface.count)) == preface {
+            let handedSlot = slot
+            slot = .invalid
+            admin.switchToGRPC(self, fd: fd, slot: handedSlot, bytes: input)
+            input.removeAll()
+            return false
+        }
+        if input.count < preface.count && input.elementsEqual(preface.prefix(input.count)) { return false }
         let outcome: (HTTPMethod, String, Bool, Int)?
         let parsed = input.withUnsafeBytes { raw -> ParseStatus<RequestHead> in
             RequestHeadParser.parse(raw, into: admin.headers, limits: HTTP1Limits(), scanFrom: &scanHint)

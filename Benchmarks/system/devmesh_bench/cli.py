@@ -25,7 +25,8 @@ from .modes import MODES
 from .procs import HarnessError, StartError, Supervisor
 from .report import render_markdown
 from .scenarios import SCENARIOS, SCENARIOS_BY_ID
-from .targets import ALL_TARGETS, Environment, start_backend, tool_version
+from .backends import start_backend
+from .targets import ALL_TARGETS, Environment, tool_version
 
 REFERENCES = ("direct", "l4")
 
@@ -66,11 +67,13 @@ def select_targets(proxies: str | None) -> list:
 def select_scenarios(only: str | None) -> list:
     if not only:
         return list(SCENARIOS)
+    by_upper = {sid.upper(): sid for sid in SCENARIOS_BY_ID}   # "s4b" and "S4B" both mean S4b
     wanted = [s.strip().upper() for s in only.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in SCENARIOS_BY_ID]
+    unknown = [s for s in wanted if s not in by_upper]
     if unknown:
         raise SystemExit(f"unknown scenario: {', '.join(unknown)} (known: {', '.join(SCENARIOS_BY_ID)})")
-    return [s for s in SCENARIOS if s.id in wanted]
+    chosen = {by_upper[s] for s in wanted}
+    return [s for s in SCENARIOS if s.id in chosen]
 
 
 def raise_fd_limit() -> int:
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     supervisor = Supervisor(run_dir)
     env = Environment(run_dir=run_dir, supervisor=supervisor, proxy_cpus=proxy_cpus, nofile=nofile,
                       envoy_bin=args.envoy_bin, devmesh_bin=args.devmesh_bin,
-                      devmesh_unavailable_reason=args.devmesh_unavailable)
+                      devmesh_unavailable_reason=args.devmesh_unavailable, grpc_sizes=mode.s6_sizes)
 
     # SIGTERM (and SIGHUP from a closed terminal) end the run like Ctrl-C: through the finally below.
     def interrupted(signum, _frame):
@@ -143,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         available[target.name] = reason is None
         meta["targets"][target.name] = {"available": reason is None, "reason": reason,
                                         "version": target.version(env) if reason is None else None}
-    for tool, argv_ in (("h2load", ["h2load", "--version"]), ("wrk", ["wrk", "-v"]), ("strace", ["strace", "-V"])):
+    for tool, argv_ in (("h2load", ["h2load", "--version"]), ("wrk", ["wrk", "-v"]), ("strace", ["strace", "-V"]),
+                        ("grpcio", [sys.executable, "-c", "import grpc; print(grpc.__version__)"])):
         meta["tools"][tool] = tool_version(argv_)
 
     plan = [(s, t) for s in scenarios for t in targets if s.applies(t)]

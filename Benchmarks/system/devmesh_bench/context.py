@@ -12,7 +12,7 @@ from typing import Iterator
 
 from .modes import Mode
 from .procs import HarnessError, StartError
-from .targets import Environment, Routes, Running, Target
+from .targets import H1_TO_H1, Environment, Hop, Routes, Running, Target
 
 
 @dataclass
@@ -61,10 +61,10 @@ class Context:
                 and (target is None or r["target"] == target) and (variant is None or r["variant"] == variant)]
 
     @contextmanager
-    def started(self, target: Target, routes: Routes | None = None) -> Iterator[Running]:
-        """Start `target` fresh for one scenario and stop it afterwards, whatever happens."""
+    def started(self, target: Target, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Iterator[Running]:
+        """Start `target` fresh for one scenario (on `hop`) and stop it afterwards, whatever happens."""
         try:
-            running = target.start(self.env, routes)
+            running = target.start(self.env, routes, hop)
         except HarnessError as e:
             # Leave nothing half-started behind (a proxy that runs but failed its checks).
             for child in [c for c in self.env.supervisor.children if c.name == target.name]:

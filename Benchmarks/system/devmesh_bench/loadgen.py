@@ -3,7 +3,9 @@
 - wrk 4.1 is closed loop only (no -R): used for maximum throughput (S1-max) and S3.
 - h2load 1.52 is the open-loop generator: `--rps` is *per client*, so the offered rate is
   clients × rps. `--log-file` gives one line per request, from which the latency percentiles are
-  computed (wrk's closed-loop latency is never quoted, see notes/benchmarks.md §1).
+  computed (wrk's closed-loop latency is never quoted, see notes/benchmarks.md §1). Without
+  `--h1` it speaks h2c with prior knowledge, `-m` streams per connection; without `--rps` it is
+  closed loop (each finished stream starts the next), the HTTP/2 maximum-throughput figure.
 - strace -c counts syscalls over a fixed number of requests, in a separate run (it slows the
   traced process down, so its run is never used for timing).
 """
@@ -20,28 +22,38 @@ class LoadResult:
 
     requests: int = 0            # completed with a response (any status)
     succeeded_2xx: int = 0
+    succeeded: int = 0           # h2load: completed with a 2xx (its status counts also include
+                                 # responses whose head arrived but whose stream had not ended)
     non_2xx: int = 0
     socket_errors: int = 0       # connect/read/write errors, resets, timeouts, failed requests
     seconds: float = 0.0
     rps: float = 0.0
+    data_bytes: int | None = None    # response body bytes received (h2load's "traffic: … data")
+    in_flight_at_end: int = 0        # h2load: requests started but not done when the run stopped
+    body_errors: int = 0             # 2xx responses whose body was not the one the backend sends
     error_detail: dict[str, int] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
-        return self.non_2xx + self.socket_errors
+        return self.non_2xx + self.socket_errors + self.body_errors
 
 
 # ----------------------------------------------------------------------------------------- h2load
 
 def h2load_argv(url: str, *, clients: int, rps_total: float | None = None, duration_s: float | None = None,
                 requests: int | None = None, log_file: str | None = None, data_file: str | None = None,
-                headers: dict[str, str] | None = None) -> list[str]:
-    """An h2load HTTP/1.1 command: timed (`duration_s`, open loop at `rps_total`) or counted (`requests`).
+                headers: dict[str, str] | None = None, streams: int | None = None) -> list[str]:
+    """An h2load command: timed (`duration_s`, open loop at `rps_total`, closed loop without it)
+    or counted (`requests`). HTTP/1.1 unless `streams` is given, then h2c with that many
+    concurrent streams per connection.
 
-    `-m1` because with --h1 a larger value pipelines; `-t1` keeps the generator on one thread so
-    that it stays on the core it is pinned to.
+    `-m1` for HTTP/1.1 because with --h1 a larger value pipelines; `-t1` keeps the generator on
+    one thread so that it stays on the core it is pinned to.
     """
-    argv = ["h2load", "--h1", "-t1", f"-c{clients}", "-m1"]
+    if streams is None:
+        argv = ["h2load", "--h1", "-t1", f"-c{clients}", "-m1"]
+    else:
+        argv = ["h2load", "-t1", f"-c{clients}", f"-m{streams}"]
     if rps_total is not None:
         argv.append(f"--rps={rps_total / clients:.6g}")
     if duration_s is not None:
@@ -62,6 +74,7 @@ _H2_FINISHED = re.compile(r"finished in ([\d.]+)(us|ms|s), ([\d.]+) req/s")
 _H2_REQUESTS = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
                           r"(\d+) errored, (\d+) timeout")
 _H2_STATUS = re.compile(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx")
+_H2_TRAFFIC = re.compile(r"traffic: \S+ \((\d+)\) total, \S+ \((\d+)\) headers .*?, \S+ \((\d+)\) data")
 
 
 def parse_h2load(output: str) -> LoadResult:
@@ -70,17 +83,43 @@ def parse_h2load(output: str) -> LoadResult:
     if not (finished and reqs and status):
         raise ValueError("h2load printed no summary")
     seconds = float(finished.group(1)) * _UNIT_SECONDS[finished.group(2)]
-    _total, _started, done, succeeded, failed, errored, timeout = (int(g) for g in reqs.groups())
+    _total, started, done, succeeded, failed, errored, timeout = (int(g) for g in reqs.groups())
     s2xx, s3xx, s4xx, s5xx = (int(g) for g in status.groups())
     # h2load's "failed" already includes the errored requests and the 4xx/5xx responses (checked
     # on 1.52: 100 requests to a closed port print "100 failed, 100 errored"; 100 404s print
     # "100 failed, 0 errored"), so socket trouble is failed minus the 4xx/5xx responses.
     non_2xx = s3xx + s4xx + s5xx
     socket = max(failed - s4xx - s5xx, errored, timeout, 0)
+    traffic = _H2_TRAFFIC.search(output)
     return LoadResult(requests=done, succeeded_2xx=s2xx, non_2xx=non_2xx, socket_errors=socket,
                       seconds=seconds, rps=float(finished.group(3)),
+                      data_bytes=int(traffic.group(3)) if traffic else None,
+                      in_flight_at_end=max(started - done, 0), succeeded=succeeded,
                       error_detail={"failed": failed, "errored": errored, "timeout": timeout,
                                     "3xx": s3xx, "4xx": s4xx, "5xx": s5xx})
+
+
+def check_body_bytes(result: LoadResult, body_bytes: int) -> LoadResult:
+    """Count the responses that did not carry the backend's `body_bytes`-byte body as errors.
+
+    h2load counts a response by its :status only, and a gRPC error is an HTTP 200 with
+    grpc-status in the trailers and no message (a trailers-only response). Every answer of the
+    backend here has a body of known size, so the DATA bytes received show how many responses
+    really came from it. Fewer bytes than `succeeded × body_bytes` are missing bodies; more are
+    allowed up to one body per stream still in flight when the run stopped (its DATA may have
+    arrived before its trailers), and beyond that are bodies that should not be there. Either
+    way the error count is the number of bodies the difference amounts to (at least one).
+    """
+    if result.data_bytes is None:
+        raise ValueError("h2load printed no traffic line")
+    expected = result.succeeded * body_bytes
+    if result.data_bytes < expected:
+        off = expected - result.data_bytes
+    else:
+        off = max(0, result.data_bytes - expected - result.in_flight_at_end * body_bytes)
+    result.body_errors = 0 if off == 0 else max(1, -(-off // body_bytes))
+    result.error_detail["body_errors"] = result.body_errors
+    return result
 
 
 # -------------------------------------------------------------------------------------------- wrk

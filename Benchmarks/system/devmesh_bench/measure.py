@@ -8,6 +8,7 @@ time was spent on.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import time
@@ -67,32 +68,60 @@ def _backend_pid(ctx: Context) -> int:
 def open_loop(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
               rate: float, clients: int, duration_s: float | None = None, path: str = "/",
               headers: dict[str, str] | None = None, data_file: Path | None = None,
-              probe: bool = True, during=None) -> dict[str, object]:
+              probe: bool = True, during=None, streams: int | None = None,
+              body_bytes: int | None = None) -> dict[str, object]:
     """An h2load open-loop run at `rate` total rps; latency percentiles come from its per-request log.
 
     `during`, if given, is called once the measured run has started and must return within the
-    run (S10 uses it to push route changes while the load runs).
+    run (S10 uses it to push route changes while the load runs). `streams` makes it h2c with
+    that many streams per connection; `body_bytes` checks every response body (check_body_bytes).
     """
+    return _h2load_measured(ctx, scenario, running, variant=variant, sort_key=sort_key, run=run, rate=rate,
+                            clients=clients, duration_s=duration_s, path=path, headers=headers,
+                            data_file=data_file, probe=probe, during=during, streams=streams,
+                            body_bytes=body_bytes)
+
+
+def h2_closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
+                   clients: int, streams: int, path: str = "/", headers: dict[str, str] | None = None,
+                   data_file: Path | None = None, body_bytes: int | None = None) -> dict[str, object]:
+    """h2load h2c without --rps: every connection keeps `streams` requests in flight, the
+    HTTP/2 maximum throughput. Like wrk's rows it records no latency (only queueing at saturation)."""
+    return _h2load_measured(ctx, scenario, running, variant=variant, sort_key=sort_key, run=run, rate=None,
+                            clients=clients, duration_s=None, path=path, headers=headers, data_file=data_file,
+                            probe=False, during=None, streams=streams, body_bytes=body_bytes)
+
+
+#: Streams per connection of the latency probe beside an h2c generator (it sends ~1 % of the rate).
+PROBE_H2_STREAMS = 4
+
+
+def _h2load_measured(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
+                     rate: float | None, clients: int, duration_s: float | None, path: str,
+                     headers: dict[str, str] | None, data_file: Path | None, probe: bool, during,
+                     streams: int | None, body_bytes: int | None) -> dict[str, object]:
     duration_s = duration_s or ctx.mode.measure_s
     sup = ctx.env.supervisor
     tag = f"{scenario}-{running.name}-{variant}-{run}".replace(" ", "_").replace("/", "_").replace("@", "at")
+    tag = tag.replace("→", "-").replace("×", "x")
     log_dir = ctx.env.run_dir / "h2load"
     log_dir.mkdir(exist_ok=True)
-    common = dict(clients=clients, rps_total=rate, headers=headers,
+    common = dict(clients=clients, rps_total=rate, headers=headers, streams=streams,
                   data_file=str(data_file) if data_file else None)
     if ctx.mode.warmup_s > 0:
         sup.run(f"warmup-{tag}", loadgen.h2load_argv(_url(running, path), duration_s=ctx.mode.warmup_s, **common),
                 timeout=ctx.mode.warmup_s + TOOL_SLACK_S)
 
     probe_child, probe_log = None, log_dir / f"{tag}.probe.log"
-    probe_rate = max(PROBE_MIN_RPS, rate / 100)
-    use_probe = probe and rate >= PROBE_FROM_RPS
+    probe_rate = max(PROBE_MIN_RPS, (rate or 0) / 100)
+    use_probe = probe and rate is not None and rate >= PROBE_FROM_RPS
     main_log = log_dir / f"{tag}.log"
     cpu0, backend0 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
     if use_probe:
         probe_child = sup.start(f"probe-{tag}", loadgen.h2load_argv(
             _url(running, path), clients=1, rps_total=probe_rate, duration_s=duration_s, log_file=str(probe_log),
-            headers=headers, data_file=str(data_file) if data_file else None))
+            headers=headers, data_file=str(data_file) if data_file else None,
+            streams=PROBE_H2_STREAMS if streams is not None else None))
     main = sup.start(f"h2load-{tag}", loadgen.h2load_argv(_url(running, path), duration_s=duration_s,
                                                           log_file=str(main_log), **common))
     try:
@@ -109,15 +138,23 @@ def open_loop(ctx: Context, scenario: str, running: Running, *, variant: str, so
     cpu1, backend1 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
     sup.stop(main)
 
-    load = {"tool": "h2load", "loop": "open", "offered_rps": rate, "connections": clients,
-            "duration_s": duration_s, "path": path, "method": "POST" if data_file else "GET"}
+    load = {"tool": "h2load", "loop": "open" if rate is not None else "closed", "offered_rps": rate,
+            "connections": clients, "duration_s": duration_s, "path": path,
+            "method": "POST" if data_file else "GET", "protocol": "h2c" if streams is not None else "http/1.1"}
+    if streams is not None:
+        load["streams_per_connection"] = streams
     record = _base_record(ctx, scenario, running, variant, sort_key, run, load)
     try:
         result = loadgen.parse_h2load(main.output())
-    except ValueError:
-        raise HarnessError(f"h2load failed: {main.log_tail(400)}")
-    durations, _ = stats.h2load_log_durations(main_log.read_text())
-    record["latency_us"] = stats.latency_summary(durations)
+        if body_bytes is not None:
+            loadgen.check_body_bytes(result, body_bytes)
+    except ValueError as e:
+        raise HarnessError(f"h2load failed ({e}): {main.log_tail(400)}")
+    if rate is not None:
+        durations, _ = stats.h2load_log_durations(main_log.read_text())
+        record["latency_us"] = stats.latency_summary(durations)
+    else:
+        record["latency_us"] = None
     if probe_child is not None:
         probe_durations, probe_bad = stats.h2load_log_durations(probe_log.read_text())
         record["probe_latency_us"] = stats.latency_summary(probe_durations)
@@ -160,7 +197,7 @@ def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, 
 
 
 def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, clients: int = 16,
-             headers: dict[str, str] | None = None) -> dict[str, object]:
+             headers: dict[str, str] | None = None, streams: int | None = None) -> dict[str, object]:
     """Syscalls per request: `strace -c -f` on the proxy's processes over exactly `requests` requests.
 
     A separate run, because strace slows the traced process many times over: its counts are
@@ -183,14 +220,16 @@ def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, cl
         time.sleep(0.02)
     try:
         rc, output = sup.run(f"h2load-strace-{scenario}-{running.name}",
-                             loadgen.h2load_argv(_url(running), clients=clients, requests=requests, headers=headers),
+                             loadgen.h2load_argv(_url(running), clients=clients, requests=requests, headers=headers,
+                                                 streams=streams),
                              timeout=requests / 200 + TOOL_SLACK_S)
     finally:
         # strace prints its table when interrupted; give it time to detach and write.
         sup.stop(tracer, sig=signal.SIGINT, grace=15)
     result = loadgen.parse_h2load(output)
     counts = loadgen.parse_strace_counts(out.read_text())
-    load = {"tool": "h2load+strace", "loop": "closed", "connections": clients, "requests": requests}
+    load = {"tool": "h2load+strace", "loop": "closed", "connections": clients, "requests": requests,
+            "streams_per_connection": streams or 1}
     record = _base_record(ctx, scenario, running, "syscalls", (0,), 1, load)
     record.update(kind="syscalls", errors=result.errors, requests=result.requests,
                   syscalls_per_req=loadgen.syscalls_per_request(counts, max(result.requests, 1)) if counts else None)
@@ -274,3 +313,56 @@ def still_open(sockets: list[socket.socket]) -> int:
         except OSError:
             pass
     return alive
+
+
+def grpc_stream(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
+                connections: int, streams: int, rate_per_stream: float, size: int) -> dict[str, object]:
+    """S7: `streams` bidirectional gRPC streams over `connections` connections, each sending
+    `rate_per_stream` messages/s to the echo server (grpc_tool stream, open loop).
+
+    The tool warms up for the mode's warm-up time, then measures; it samples the proxy's CPU
+    itself at the window's edges. In the record a "request" is one echoed message (a message out
+    and its echo back), so `cpu_us_per_req` is proxy CPU per message round trip.
+    """
+    env = ctx.env
+    assert env.grpc_echo_child is not None
+    offered = streams * rate_per_stream
+    tag = f"{scenario}-{running.name}-{variant}-{run}".replace(" ", "_").replace("/", "_").replace("×", "x")
+    argv = env.tool_argv("grpc_tool", "stream", "--port", str(running.port), "--connections", str(connections),
+                         "--streams", str(streams), "--rate", f"{rate_per_stream:g}", "--size", str(size),
+                         "--warmup", f"{ctx.mode.warmup_s:g}", "--seconds", f"{ctx.mode.measure_s:g}",
+                         "--backend-pid", str(env.grpc_echo_child.pid))
+    if running.is_proxy:
+        argv += ["--cpu-pid", str(running.measured_pid)]
+    child = env.supervisor.start(f"grpc-stream-{tag}", argv, env=env.tool_env)
+    try:
+        child.popen.wait(timeout=ctx.mode.warmup_s + ctx.mode.measure_s + 20 + TOOL_SLACK_S)
+    except Exception:
+        env.supervisor.stop(child)
+        raise HarnessError(f"grpc stream client did not finish: {tag}")
+    lines = [line for line in child.output().splitlines() if line.startswith("{")]
+    if child.popen.returncode != 0 or not lines:
+        raise HarnessError(f"grpc stream client failed (status {child.popen.returncode}): {child.log_tail(400)}")
+    result = json.loads(lines[-1])
+    env.supervisor.stop(child)
+
+    load = {"tool": "grpc_tool stream (grpcio aio)", "loop": "open", "offered_rps": offered,
+            "connections": connections, "streams": streams, "rate_per_stream": rate_per_stream,
+            "message_bytes": size, "duration_s": ctx.mode.measure_s}
+    record = _base_record(ctx, scenario, running, variant, sort_key, run, load)
+    errors = result["lost"] + result["stream_error_count"]
+    record.update(rps=result["rate"], requests=result["received_in_window"], seconds=result["seconds"],
+                  errors=errors, latency_us=result["latency_us"],
+                  error_detail={"lost": result["lost"], "stream_errors": result["stream_error_count"]})
+    if running.is_proxy and result.get("cpu_us_per_msg") is not None:
+        record["cpu_us_per_req"] = result["cpu_us_per_msg"]
+    record["backend_cpu_us_per_req"] = result.get("backend_cpu_us_per_msg")
+    record.update(procfs.memory_kb(running.measured_pid))
+    record["extra"].update(sent=result["sent"], received=result["received"],
+                           client_lag_p99_us=(result.get("client_lag_us") or {}).get("p99"),
+                           stream_errors=result["stream_errors"][:3])
+    record["flags"] = stats.run_flags(errors, offered, result["rate"])
+    if not env.grpc_echo_child.alive():
+        record["flags"].append("backend-died")
+    record["valid"] = not record["flags"]
+    return record

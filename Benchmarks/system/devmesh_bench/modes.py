@@ -48,6 +48,13 @@ class Mode:
     s10_measure_s: float
     s10_reload_every_s: float
     s10_fallback_rate: int     # used when no S1-max figure is known for the run
+    # HTTP/2 and gRPC (notes/benchmarks.md §3). A shape is (connections, streams per connection).
+    s4_max_shapes: tuple[tuple[int, int], ...]   # closed-loop maximum (h2load without --rps)
+    s4_rates: tuple[int, ...]                    # open-loop sweep at the headline shape
+    s4b_rates: tuple[int, ...]                   # open-loop points of each S4b hop
+    s6_sizes: tuple[int, ...]                    # protobuf message bytes (request and response)
+    s6_rates: tuple[int, ...]                    # open-loop sweep per size, stops at the first miss
+    s7_points: tuple[tuple[int, int, int], ...]  # (connections, streams, messages/s per stream)
 
     def with_overrides(self, repeats: int | None, measure_s: float | None) -> "Mode":
         mode = self
@@ -58,6 +65,13 @@ class Mode:
         return mode
 
 
+#: The issue's headline HTTP/2 point: 16 connections × 32 streams.
+S4_HEADLINE = (16, 32)
+#: The gRPC unary load shape of the notes' example command (h2load -c4 -m32).
+S6_SHAPE = (4, 32)
+#: The notes' S4 matrix: streams per connection 1/10/100 × clients 1/4/16, plus the headline.
+_S4_MATRIX = tuple((c, m) for c in (1, 4, 16) for m in (1, 10, 100)) + (S4_HEADLINE,)
+
 _BODIES = (BodyCase("GET", KIB, 2000), BodyCase("GET", 64 * KIB, 1000), BodyCase("GET", MIB, 100),
            BodyCase("POST", KIB, 2000), BodyCase("POST", 64 * KIB, 1000), BodyCase("POST", MIB, 100))
 
@@ -65,12 +79,17 @@ QUICK = Mode(name="quick", warmup_s=1, measure_s=2, repeats=1, s0_repeats=3, s0_
              s1_max_connections=64, s1_rates=(1000, 5000, 20000), s1_connections=(16,),
              strace_requests=5000, s2_cases=_BODIES, s2_connections=16, s3_connections=32,
              s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=2000,
-             s10_measure_s=8, s10_reload_every_s=2, s10_fallback_rate=2000)
+             s10_measure_s=8, s10_reload_every_s=2, s10_fallback_rate=2000,
+             s4_max_shapes=((1, 1), (4, 10), S4_HEADLINE, (16, 100)), s4_rates=(5000, 20000),
+             s4b_rates=(5000,), s6_sizes=(100, 4096), s6_rates=(2000, 10000), s7_points=((2, 16, 50),))
 
 FULL = Mode(name="full", warmup_s=5, measure_s=30, repeats=3, s0_repeats=5, s0_rate=1000,
             s1_max_connections=64, s1_rates=(1000, 2000, 5000, 10000, 20000, 40000),
             s1_connections=(16, 256), strace_requests=50000, s2_cases=_BODIES, s2_connections=16,
             s3_connections=32, s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=5000,
-            s10_measure_s=60, s10_reload_every_s=5, s10_fallback_rate=5000)
+            s10_measure_s=60, s10_reload_every_s=5, s10_fallback_rate=5000,
+            s4_max_shapes=_S4_MATRIX, s4_rates=(5000, 10000, 20000, 40000, 80000), s4b_rates=(5000, 20000),
+            s6_sizes=(100, 4096), s6_rates=(1000, 2500, 5000, 10000, 20000, 40000),
+            s7_points=((2, 16, 50), (4, 64, 25)))
 
 MODES = {m.name: m for m in (QUICK, FULL)}

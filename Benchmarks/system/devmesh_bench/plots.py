@@ -11,7 +11,7 @@ from pathlib import Path
 from .report import TARGET_ORDER, aggregate
 
 COLORS = {"direct": "#555555", "l4": "#999999", "nginx": "#2a9d4b", "haproxy": "#1f6fb4",
-          "envoy": "#d9822b", "devmesh": "#c0392b"}
+          "envoy": "#d9822b", "nghttpx": "#8e44ad", "devmesh": "#c0392b"}
 
 
 def make_plots(document: dict, out_dir: Path) -> list[Path]:
@@ -71,7 +71,8 @@ def _latency_vs_rate(s1: dict, layout: str, out_dir: Path) -> list[Path]:
 def _cpu_per_request(summary: dict, layout: str, out_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
-    panels = [(sc, v) for sc in ("S1", "S2", "S3", "S9") if sc in summary for v in [summary[sc]]]
+    panels = [(sc, v) for sc in ("S1", "S2", "S3", "S4", "S4b", "S6", "S7", "S9") if sc in summary
+              for v in [summary[sc]]]
     panels = [(sc, v) for sc, v in panels
               if any(s["is_proxy"] and not s["from_rejected"] and s.get("cpu_us_per_req")
                      for targets in v.values() for s in targets.values())]

@@ -199,3 +199,47 @@ def wait_log_line(child: Child, prefix: str, timeout: float = 20.0) -> str:
             raise HarnessError(f"{child.name} exited (status {child.popen.returncode}): {child.log_tail(600)}")
         time.sleep(0.05)
     raise HarnessError(f"{child.name} printed no '{prefix}' line within {timeout:.0f}s")
+
+
+def wait_h2_ok(port: int, child: Child | None, path: str = "/", timeout: float = 20.0) -> None:
+    """Poll until one h2c (prior knowledge) GET of `path` answers 2xx, the child dies, or `timeout` passes.
+
+    The HTTP/2 listeners of the peers (HAProxy `proto h2`, nginx `listen … http2`) speak nothing
+    else, so readiness is asked with h2load itself: one client, one request.
+    """
+    from .loadgen import parse_h2load  # noqa: PLC0415 - loadgen is pure; imported here to keep procs small
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise HarnessError(f"{child.name} exited (status {child.popen.returncode}): {child.log_tail(600)}")
+        try:
+            out = subprocess.run(["h2load", "-n1", "-c1", "-m1", f"http://127.0.0.1:{port}{path}"],
+                                 capture_output=True, text=True, timeout=5)
+            result = parse_h2load(out.stdout)
+            if result.succeeded_2xx == 1:
+                return
+            last = f"h2load: {result.error_detail}"
+        except (OSError, subprocess.TimeoutExpired, ValueError) as e:
+            last = str(e)
+        time.sleep(0.1)
+    raise HarnessError(f"port {port} not ready for h2c after {timeout:.0f}s ({last})")
+
+
+def wait_grpc_ok(check_argv: list[str], env: dict[str, str], child: Child | None, timeout: float = 20.0) -> None:
+    """Run a gRPC check tool (grpc_tool check) until it succeeds, the child dies, or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise HarnessError(f"{child.name} exited (status {child.popen.returncode}): {child.log_tail(600)}")
+        try:
+            out = subprocess.run(check_argv, capture_output=True, text=True, timeout=30, env=env)
+            if out.returncode == 0:
+                return
+            last = (out.stdout.strip().splitlines() or out.stderr.strip().splitlines() or ["no output"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            last = str(e)
+        time.sleep(0.1)
+    raise HarnessError(f"gRPC check failed after {timeout:.0f}s: {last}")

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from . import stats
 
-TARGET_ORDER = ("direct", "l4", "nginx", "haproxy", "envoy", "devmesh")
+TARGET_ORDER = ("direct", "l4", "nginx", "haproxy", "envoy", "nghttpx", "devmesh")
 
 
 def _order(name: str) -> int:
@@ -30,7 +30,7 @@ def aggregate(records: Iterable[dict]) -> "OrderedDict[str, OrderedDict[str, Ord
         grouped.setdefault((r["scenario"], r["variant"], r["target"]), []).append(r)
         sort_keys[(r["scenario"], r["variant"])] = r.get("sort", [])
     result: OrderedDict = OrderedDict()
-    for scenario in sorted({k[0] for k in grouped}, key=lambda s: int(s[1:]) if s[1:].isdigit() else 99):
+    for scenario in sorted({k[0] for k in grouped}, key=scenario_order):
         variants = sorted({k[1] for k in grouped if k[0] == scenario}, key=lambda v: sort_keys[(scenario, v)])
         result[scenario] = OrderedDict()
         for variant in variants:
@@ -38,6 +38,12 @@ def aggregate(records: Iterable[dict]) -> "OrderedDict[str, OrderedDict[str, Ord
             result[scenario][variant] = OrderedDict(
                 (t, summarize(grouped[(scenario, variant, t)])) for t in targets)
     return result
+
+
+def scenario_order(scenario: str) -> tuple[int, str]:
+    """S0 < S1 < … < S4 < S4b < S6 < … < S10: by the number, then the suffix."""
+    digits = "".join(ch for ch in scenario[1:] if ch.isdigit())
+    return (int(digits) if digits else 99, scenario)
 
 
 def summarize(runs: list[dict]) -> dict:

@@ -1,9 +1,11 @@
-"""The scenario matrix of notes/benchmarks.md §3 (HTTP/1.1 part: S0, S1, S2, S3, S8, S9, S10).
+"""The scenario matrix of notes/benchmarks.md §3: HTTP/1.1 (S0, S1, S2, S3, S8, S9, S10), then
+HTTP/2 and gRPC (S4, S4b, S6, S7).
 
 A scenario is a function `run(ctx, target)` that starts the target (fresh), drives load at it and
-adds records to the context. To add the HTTP/2 and gRPC scenarios (S4, S6, S7) later, write one
-more function of the same shape (start, measure with a generator in measure.py, add records) and
-one `Scenario(...)` entry in SCENARIOS; the runner, the report and the plots need no change.
+adds records to the context. Another scenario is one more function of the same shape (start,
+measure with a generator in measure.py, add records) and one `Scenario(...)` entry in SCENARIOS;
+the runner, the report and the plots need no change. A scenario on another hop than HTTP/1.1 to
+HTTP/1.1 passes its `Hop` to `ctx.started` and runs only on the targets that support it.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 
 from . import measure, procfs
 from .context import Context
-from .procs import http_get
-from .targets import Routes, Target, routing_headers
+from .modes import S4_HEADLINE, S6_SHAPE
+from .procs import HarnessError, http_get
+from .backends import grpc_request_file, start_grpc_echo
+from .targets import GRPC_STREAM, GRPC_UNARY, H1_TO_H1, H2_TO_H1, H2_TO_H2, Hop, Routes, Target, grpc_unary_path, routing_headers
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,11 @@ class Scenario:
     what: str                                   # one paragraph for results.md and the docs
     run: Callable[[Context, Target], None]
     estimate_s: Callable[[Context], float]      # wall time per target, for the progress line
-    applies: Callable[[Target], bool] = lambda target: True
+    applies: Callable[[Target], bool] = lambda target: target.unsupported(H1_TO_H1) is None
+
+
+def _on(hop: Hop) -> Callable[[Target], bool]:
+    return lambda target: target.unsupported(hop) is None
 
 
 def _per_point(ctx: Context) -> float:
@@ -251,6 +259,152 @@ def _devmesh_reload_counters(admin_port: int) -> dict[str, object]:
     return found
 
 
+# ------------------------------------------------------------------------------------------ S4
+
+#: The response body of the h2c backend's `/` (targets.padded_body): every S4 response is checked
+#: to have carried it.
+S4_BODY_BYTES = 100
+
+
+def _shape(clients: int, streams: int) -> str:
+    return f"c{clients} m{streams}"
+
+
+def _h2_sweep(ctx: Context, scenario: str, running, *, label: str, sort_prefix: tuple, rates: tuple[int, ...],
+              clients: int, streams: int, path: str = "/", headers: dict[str, str] | None = None,
+              data_file=None, body_bytes: int | None = None) -> None:
+    """Open-loop points at `rates` (total rps), stopping after the first rate every run missed."""
+    for rate in rates:
+        runs = [measure.open_loop(ctx, scenario, running, variant=f"{label}{rate} rps {_shape(clients, streams)}",
+                                  sort_key=(*sort_prefix, 1, rate), run=run, rate=rate, clients=clients,
+                                  streams=streams, path=path, headers=headers, data_file=data_file,
+                                  body_bytes=body_bytes)
+                for run in range(1, ctx.mode.repeats + 1)]
+        for record in runs:
+            ctx.add(record)
+        if all("missed-rate" in r["flags"] for r in runs):
+            ctx.note(scenario, f"{running.name}: {label}sweep stopped at {rate} rps (beyond its knee)")
+            break
+
+
+def run_s4(ctx: Context, target: Target) -> None:
+    """h2c to an h2c backend: closed-loop maximum per shape, open-loop sweep at 16 × 32, syscalls."""
+    mode = ctx.mode
+    with ctx.started(target, hop=H2_TO_H2) as running:
+        for clients, streams in mode.s4_max_shapes:
+            for run in range(1, mode.repeats + 1):
+                ctx.add(measure.h2_closed_loop(ctx, "S4", running, variant=f"max {_shape(clients, streams)}",
+                                               sort_key=(0, clients, streams), run=run, clients=clients,
+                                               streams=streams, body_bytes=S4_BODY_BYTES))
+        clients, streams = S4_HEADLINE
+        _h2_sweep(ctx, "S4", running, label="", sort_prefix=(), rates=mode.s4_rates, clients=clients,
+                  streams=streams, body_bytes=S4_BODY_BYTES)
+        if running.is_proxy:
+            ctx.add(measure.syscalls(ctx, "S4", running, requests=mode.strace_requests, clients=clients,
+                                     streams=streams))
+
+
+def estimate_s4(ctx: Context) -> float:
+    points = len(ctx.mode.s4_max_shapes) + len(ctx.mode.s4_rates)
+    return points * ctx.mode.repeats * _per_point(ctx) + ctx.mode.strace_requests / 3000 + 3
+
+
+# ----------------------------------------------------------------------------------------- S4b
+
+S4B_HOPS = (H2_TO_H2, H2_TO_H1)
+
+
+def run_s4b(ctx: Context, target: Target) -> None:
+    """The same h2c load, forwarded as HTTP/2 (to the h2c backend) and as HTTP/1.1 (to the H1 one).
+
+    The references have no H1 hop for an H2 client; they run the h2c backend under both variant
+    labels, so that every row has its ratio to what the client gets without a proxy.
+    """
+    clients, streams = S4_HEADLINE
+    for index, hop in enumerate(S4B_HOPS):
+        run_hop = hop if target.is_proxy else H2_TO_H2
+        reason = target.unsupported(run_hop)
+        if reason:
+            ctx.note("S4b", f"{target.name}: no {hop.label} variant ({reason})")
+            continue
+        with ctx.started(target, hop=run_hop) as running:
+            for run in range(1, ctx.mode.repeats + 1):
+                ctx.add(measure.h2_closed_loop(ctx, "S4b", running, variant=f"{hop.label} max {_shape(clients, streams)}",
+                                               sort_key=(index, 0), run=run, clients=clients, streams=streams,
+                                               body_bytes=S4_BODY_BYTES))
+            _h2_sweep(ctx, "S4b", running, label=f"{hop.label} ", sort_prefix=(index,), rates=ctx.mode.s4b_rates,
+                      clients=clients, streams=streams, body_bytes=S4_BODY_BYTES)
+
+
+def estimate_s4b(ctx: Context) -> float:
+    return len(S4B_HOPS) * ((1 + len(ctx.mode.s4b_rates)) * ctx.mode.repeats * _per_point(ctx) + 2)
+
+
+# ------------------------------------------------------------------------------------------ S6
+
+#: What a gRPC client sends besides the method and the body (the notes' S6 command).
+GRPC_HEADERS = {"content-type": "application/grpc", "te": "trailers"}
+
+
+def run_s6(ctx: Context, target: Target) -> None:
+    """gRPC unary through the proxy to nginx answering as a gRPC server, per message size:
+    closed-loop maximum, then an open-loop sweep. Every response's body is checked (a gRPC error
+    is an HTTP 200 without the message), and a grpcio call must succeed first (in `started`)."""
+    clients, streams = S6_SHAPE
+    with ctx.started(target, hop=GRPC_UNARY) as running:
+        for index, size in enumerate(ctx.mode.s6_sizes):
+            common = dict(path=grpc_unary_path(size), headers=GRPC_HEADERS,
+                          data_file=grpc_request_file(ctx.env, size), body_bytes=len(_framed(size)))
+            label = f"{_size_label(size)} "
+            for run in range(1, ctx.mode.repeats + 1):
+                ctx.add(measure.h2_closed_loop(ctx, "S6", running, variant=f"{label}max {_shape(clients, streams)}",
+                                               sort_key=(index, 0), run=run, clients=clients, streams=streams,
+                                               **common))
+            _h2_sweep(ctx, "S6", running, label=label, sort_prefix=(index,), rates=ctx.mode.s6_rates,
+                      clients=clients, streams=streams, **common)
+
+
+def _framed(size: int) -> bytes:
+    from .grpcwire import unary_body  # noqa: PLC0415 - small helper, kept next to its one use
+    return unary_body(size)
+
+
+def _size_label(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} B"
+
+
+def estimate_s6(ctx: Context) -> float:
+    return len(ctx.mode.s6_sizes) * (1 + len(ctx.mode.s6_rates)) * ctx.mode.repeats * _per_point(ctx) + 3
+
+
+# ------------------------------------------------------------------------------------------ S7
+
+S7_MESSAGE_BYTES = 100
+
+
+def run_s7(ctx: Context, target: Target) -> None:
+    """gRPC bidirectional streams through the proxy to a Python echo server, at a fixed message
+    rate; latency per message from the client's timestamps (intended send time to echo)."""
+    try:
+        start_grpc_echo(ctx.env)
+    except HarnessError as e:
+        raise HarnessError(f"the gRPC echo server did not start: {e}") from e
+    if not any("S7: the Python" in n for n in ctx.scenario_notes.get("S7", [])):
+        ctx.note("S7", "S7: the Python (grpcio) client and echo server cap the rate, so every target gets the "
+                       "same modest one; compare proxy CPU per message and added latency, not rates")
+    with ctx.started(target, hop=GRPC_STREAM) as running:
+        for index, (connections, streams, rate) in enumerate(ctx.mode.s7_points):
+            for run in range(1, ctx.mode.repeats + 1):
+                ctx.add(measure.grpc_stream(ctx, "S7", running,
+                                            variant=f"{streams} streams × {rate} msg/s over {connections} conns",
+                                            sort_key=(index,), run=run, connections=connections, streams=streams,
+                                            rate_per_stream=rate, size=S7_MESSAGE_BYTES))
+
+
+def estimate_s7(ctx: Context) -> float:
+    return len(ctx.mode.s7_points) * ctx.mode.repeats * (_per_point(ctx) + 2.0) + 3
+
+
 # ------------------------------------------------------------------------------------- registry
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -287,6 +441,32 @@ SCENARIOS: tuple[Scenario, ...] = (
              "References take the same load without pushes.",
              run_s10, lambda ctx: ctx.mode.warmup_s + ctx.mode.s10_measure_s + 2,
              applies=lambda target: target.reloadable or not target.is_proxy),
+    Scenario("S4", "h2c, small bodies",
+             "h2load over h2c (prior knowledge) to an h2c backend (nginx `listen http2`, 100 B bodies). "
+             "Closed-loop maximum (no --rps: every connection keeps its streams busy) for connections × "
+             "streams per connection; the headline point is 16 × 32. Then an open-loop sweep at 16 × 32 "
+             "(latency from h2load's log). Every response body is checked. Syscalls per request from a "
+             "separate strace run at 16 × 32. nginx is left out: 1.22 cannot proxy_pass to HTTP/2 (see S4b).",
+             run_s4, estimate_s4, applies=_on(H2_TO_H2)),
+    Scenario("S4b", "H2 downstream: HTTP/2 upstream vs HTTP/1.1 upstream",
+             "The S4 headline load (16 × 32, closed-loop maximum and an open-loop point) with the proxy "
+             "forwarding over HTTP/2 to the h2c backend (h2→h2) or over HTTP/1.1 keep-alive to the H1 "
+             "backend (h2→h1, one upstream connection per request in flight). The references have no "
+             "h2→h1 path and serve the h2c backend under both labels.",
+             run_s4b, estimate_s4b, applies=lambda t: any(_on(h)(t) for h in S4B_HOPS) or not t.is_proxy),
+    Scenario("S6", "gRPC unary, 100 B and 4 KiB messages",
+             "h2load -c4 -m32 POSTs a length-prefixed protobuf message with content-type application/grpc "
+             "and te: trailers; the h2c backend (nginx) answers like a gRPC server (one message, "
+             "grpc-status 0 in the trailers). A grpcio call through the proxy must succeed before "
+             "measuring, and every response must carry the message (an HTTP 200 without it is a gRPC "
+             "error). Closed-loop maximum, then an open-loop sweep per size. nginx uses grpc_pass.",
+             run_s6, estimate_s6, applies=_on(GRPC_UNARY)),
+    Scenario("S7", "gRPC bidirectional streaming",
+             "N bidirectional streams over a few connections, each sending M messages/s of 100 B to a "
+             "Python grpcio echo server; every message carries its intended send time, so latency runs "
+             "from the schedule to the echo (open loop). CPU per echoed message from /proc at the window's "
+             "edges. The Python client and server cap the rate, so all targets get the same modest one.",
+             run_s7, estimate_s7, applies=_on(GRPC_STREAM)),
 )
 
 SCENARIOS_BY_ID = {s.id: s for s in SCENARIOS}

@@ -2,7 +2,13 @@
 
 - `direct`: the load generator talks to the backend itself (denominator 1).
 - `l4`: HAProxy in TCP mode, the L4 pass-through floor (denominator 2).
-- `nginx`, `haproxy`, `envoy`, `devmesh`: the L7 proxies, configured per notes/benchmarks.md §2.
+- `nginx`, `haproxy`, `envoy`, `nghttpx`, `devmesh`: the L7 proxies, configured per
+  notes/benchmarks.md §2 (nghttpx only in the HTTP/2 scenarios).
+
+A `Hop` says what the client speaks and what the proxy forwards to: the HTTP/1.1 scenarios use
+the default (HTTP/1.1 in, the nginx HTTP/1.1 backend out); the HTTP/2 and gRPC ones pass theirs to
+`start`, and a target that cannot do a hop says why (`unsupported`) instead of being measured
+on something else.
 
 A target is started fresh for each scenario and stopped after it, so only one proxy runs at a time
 and every scenario starts from a clean process (RSS, pools). Proxies are pinned to the proxy CPU
@@ -16,10 +22,13 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .procs import Child, HarnessError, Supervisor, free_port, http_get, wait_http_ok, wait_log_line
+from .grpc_tool import UNARY_METHOD as ECHO_UNARY_METHOD
+from .procs import (Child, HarnessError, Supervisor, free_port, http_get, wait_grpc_ok, wait_h2_ok, wait_http_ok,
+                    wait_log_line)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -48,6 +57,51 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+#: Harness directory (the parent of the package): PYTHONPATH for the tools run as `-m devmesh_bench.…`.
+HARNESS_DIR = Path(__file__).resolve().parent.parent
+
+#: The HTTP/2 limits every proxy is given explicitly (docs/benchmarks.md, fairness table): devmesh's
+#: built-in values (DevmeshHTTP2 `HTTP2Settings` defaults), which the peers are set to match.
+H2_MAX_CONCURRENT_STREAMS = 100
+H2_STREAM_WINDOW_BYTES = 64 * 1024
+H2_CONNECTION_WINDOW_BYTES = 1024 * 1024
+
+def grpc_unary_path(size: int) -> str:
+    """The gRPC unary method the h2c backend answers for a message of `size` bytes."""
+    return f"/bench.Bench/Unary{size}"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """What the client speaks (`downstream`) and where the proxy forwards (`upstream`).
+
+    upstream: `h1`, the nginx HTTP/1.1 backend; `h2c`, the same nginx on its h2c port (plain
+    responses on `/`, gRPC responses on `grpc_unary_path`); `grpc-echo`, the Python gRPC echo
+    server of S7. `grpc` asks proxies that treat gRPC specially (nginx: `grpc_pass`) to do so;
+    `streaming` lifts whole-response timeouts that would cut a long stream.
+    """
+
+    downstream: str = "http1"       # "http1" | "h2c"
+    upstream: str = "h1"            # "h1" | "h2c" | "grpc-echo"
+    grpc: bool = False
+    streaming: bool = False
+
+    @property
+    def upstream_protocol(self) -> str:
+        return "http1" if self.upstream == "h1" else "h2c"
+
+    @property
+    def label(self) -> str:
+        return f"{'h2' if self.downstream == 'h2c' else 'h1'}→{'h1' if self.upstream == 'h1' else 'h2'}"
+
+
+H1_TO_H1 = Hop()
+H2_TO_H2 = Hop("h2c", "h2c")
+H2_TO_H1 = Hop("h2c", "h1")
+GRPC_UNARY = Hop("h2c", "h2c", grpc=True)
+GRPC_STREAM = Hop("h2c", "grpc-echo", grpc=True, streaming=True)
+
+
 def padded_body(label: str, size: int = 100) -> str:
     """A plain-text body of exactly `size` bytes naming who answered (safe inside nginx quotes)."""
     text = f"devmesh-bench backend: {label} "
@@ -65,7 +119,11 @@ class Environment:
     backend_port: int = 0
     sandbox_port: int = 0
     sink_port: int = 0
+    h2_backend_port: int = 0        # the same backend nginx, h2c with prior knowledge
     backend_child: Child | None = None
+    grpc_echo_port: int = 0         # S7's Python echo server, started when S7 first needs it
+    grpc_echo_child: Child | None = None
+    grpc_sizes: tuple[int, ...] = (100, 4096)   # messages the h2c backend answers (S6)
     envoy_bin: str | None = None
     devmesh_bin: str | None = None
     devmesh_unavailable_reason: str | None = None
@@ -74,6 +132,44 @@ class Environment:
         path = self.run_dir / "targets" / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def upstream_port(self, hop: Hop) -> int:
+        ports = {"h1": self.backend_port, "h2c": self.h2_backend_port, "grpc-echo": self.grpc_echo_port}
+        if not ports.get(hop.upstream):
+            raise HarnessError(f"no {hop.upstream} backend is running")
+        return ports[hop.upstream]
+
+    def upstream_pid(self, hop: Hop) -> int:
+        child = self.grpc_echo_child if hop.upstream == "grpc-echo" else self.backend_child
+        if child is None:
+            raise HarnessError(f"no {hop.upstream} backend is running")
+        return child.pid
+
+    def tool_argv(self, module: str, *args: str) -> list[str]:
+        """A harness tool run as its own process with this interpreter (the venv's, with grpcio)."""
+        return [sys.executable, "-m", f"devmesh_bench.{module}", *args]
+
+    def grpc_check_argv(self, port: int, method: str, size: int, timeout_s: float = 3.0) -> list[str]:
+        """One grpcio unary call (repeated for up to `timeout_s`) that must end OK with the expected bytes."""
+        return self.tool_argv("grpc_tool", "check", "--port", str(port), "--method", method, "--size", str(size),
+                              "--timeout", f"{timeout_s:g}")
+
+    @property
+    def tool_env(self) -> dict[str, str]:
+        return dict(os.environ, PYTHONPATH=str(HARNESS_DIR))
+
+    def wait_ready(self, port: int, child: Child | None, hop: Hop, timeout: float = 20.0) -> None:
+        """Poll until `port` serves a request of the hop's kind, through whatever listens there."""
+        if hop.downstream == "http1":
+            wait_http_ok(port, child, timeout=timeout)
+        elif hop.upstream == "grpc-echo":
+            wait_grpc_ok(self.grpc_check_argv(port, ECHO_UNARY_METHOD, 100), self.tool_env, child, timeout=timeout)
+        elif hop.grpc:
+            for size in self.grpc_sizes:
+                wait_grpc_ok(self.grpc_check_argv(port, grpc_unary_path(size), size), self.tool_env, child,
+                             timeout=timeout)
+        else:
+            wait_h2_ok(port, child, timeout=timeout)
 
 
 @dataclass
@@ -117,10 +213,14 @@ class Target:
     def unavailable_reason(self, env: Environment) -> str | None:
         return None
 
+    def unsupported(self, hop: Hop) -> str | None:
+        """Why this target cannot be measured on `hop` (None: it can). Every target here does H1→H1."""
+        return None
+
     def version(self, env: Environment) -> str:
         return ""
 
-    def start(self, env: Environment, routes: Routes | None = None) -> Running:
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
         raise NotImplementedError
 
     def reload(self, env: Environment, running: Running, routes: Routes) -> None:
@@ -149,29 +249,6 @@ def tool_version(argv: list[str]) -> str:
     return text[0].strip() if text else "unknown"
 
 
-# ---------------------------------------------------------------------------------------- backend
-
-def start_backend(env: Environment) -> None:
-    """Start (or restart) the backend nginx, which runs on the load generators' CPU, and its data files."""
-    directory = env.target_dir("backend")
-    data = env.run_dir / "data"
-    (data / "bytes").mkdir(parents=True, exist_ok=True)
-    for name, size in (("1k", 1024), ("64k", 64 * 1024), ("1m", 1024 * 1024)):
-        (data / "bytes" / f"{name}.bin").write_bytes(b"x" * size)
-    if not env.backend_port:  # a restart keeps the ports every config already names
-        env.backend_port, env.sandbox_port, env.sink_port = free_port(), free_port(), free_port()
-    conf = directory / "nginx.conf"
-    conf.write_text(render("nginx-backend.conf.tmpl", dir=directory, nofile=env.nofile,
-                           worker_connections=env.nofile - 100, port=env.backend_port,
-                           sandbox_port=env.sandbox_port, sink_port=env.sink_port, data_dir=data,
-                           baseline_body=padded_body("baseline"), sandbox_body=padded_body("sandbox")))
-    child = env.supervisor.start("backend", ["nginx", "-p", str(directory), "-c", str(conf),
-                                             "-e", str(directory / "error.log")])
-    env.backend_child = child
-    wait_http_ok(env.backend_port, child)
-    wait_http_ok(env.sandbox_port, child)
-
-
 # ------------------------------------------------------------------------------------- references
 
 class Direct(Target):
@@ -183,9 +260,13 @@ class Direct(Target):
     def version(self, env: Environment) -> str:
         return "backend " + tool_version(["nginx", "-v"])
 
-    def start(self, env: Environment, routes: Routes | None = None) -> Running:
-        assert env.backend_child is not None
-        return Running(self.name, env.backend_port, env.backend_child.pid, None, is_proxy=False)
+    def unsupported(self, hop: Hop) -> str | None:
+        if hop.downstream == "h2c" and hop.upstream == "h1":
+            return "the HTTP/1.1 backend does not speak h2c: an H2 client reaches it only through a proxy"
+        return None
+
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
+        return Running(self.name, env.upstream_port(hop), env.upstream_pid(hop), None, is_proxy=False)
 
 
 class L4Floor(Target):
@@ -200,8 +281,11 @@ class L4Floor(Target):
     def version(self, env: Environment) -> str:
         return tool_version(["haproxy", "-v"])
 
-    def start(self, env: Environment, routes: Routes | None = None) -> Running:
-        return _start_haproxy(env, self.name, "haproxy-tcp.cfg.tmpl")
+    def unsupported(self, hop: Hop) -> str | None:
+        return Direct().unsupported(hop)
+
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
+        return _start_haproxy(env, self.name, "haproxy-tcp.cfg.tmpl", hop)
 
 
 # ---------------------------------------------------------------------------------------- proxies
@@ -216,14 +300,24 @@ def haproxy_maxconn(nofile: int) -> int:
     return (nofile - 300) // 2
 
 
-def _start_haproxy(env: Environment, name: str, template: str) -> Running:
+def _start_haproxy(env: Environment, name: str, template: str, hop: Hop) -> Running:
     directory = env.target_dir(name)
     port = free_port()
     cfg = directory / "haproxy.cfg"
-    cfg.write_text(render(template, port=port, backend_port=env.backend_port, maxconn=haproxy_maxconn(env.nofile)))
+    cfg.write_text(render(template, port=port, backend_port=env.upstream_port(hop),
+                          maxconn=haproxy_maxconn(env.nofile), **haproxy_h2_values(hop)))
     child = env.supervisor.start(name, ["haproxy", "-db", "-f", str(cfg)], cpus=env.proxy_cpus)
-    wait_http_ok(port, child)
+    env.wait_ready(port, child, hop)
     return Running(name, port, child.pid, child, is_proxy=True, config_path=cfg)
+
+
+def haproxy_h2_values(hop: Hop) -> dict[str, object]:
+    """Placeholders of haproxy-h2.cfg.tmpl for `hop` (unused by the other HAProxy templates)."""
+    return {"h2_streams": H2_MAX_CONCURRENT_STREAMS, "h2_stream_window": H2_STREAM_WINDOW_BYTES,
+            "server_proto": " proto h2" if hop.upstream_protocol == "h2c" else "",
+            # Streams of small messages: send each at once instead of waiting to fill a packet
+            # (notes/benchmarks.md §2 asks to check this for streaming tests).
+            "streaming_options": "    option http-no-delay\n" if hop.streaming else ""}
 
 
 class HAProxyHTTP(Target):
@@ -235,8 +329,9 @@ class HAProxyHTTP(Target):
     def version(self, env: Environment) -> str:
         return tool_version(["haproxy", "-v"])
 
-    def start(self, env: Environment, routes: Routes | None = None) -> Running:
-        return _start_haproxy(env, self.name, "haproxy-http.cfg.tmpl")
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
+        template = "haproxy-h2.cfg.tmpl" if hop.downstream == "h2c" else "haproxy-http.cfg.tmpl"
+        return _start_haproxy(env, self.name, template, hop)
 
 
 class Nginx(Target):
@@ -248,6 +343,12 @@ class Nginx(Target):
 
     def unavailable_reason(self, env: Environment) -> str | None:
         return None if shutil.which("nginx") else "nginx not installed"
+
+    def unsupported(self, hop: Hop) -> str | None:
+        if hop.downstream == "h2c" and hop.upstream_protocol == "h2c" and not hop.grpc:
+            return ("nginx 1.22 has no HTTP/2 proxy_pass (only grpc_pass, for gRPC): "
+                    "it is measured H2→H1 in S4b and with grpc_pass in S6/S7")
+        return None
 
     def version(self, env: Environment) -> str:
         return tool_version(["nginx", "-v"])
@@ -268,13 +369,22 @@ class Nginx(Target):
                                route_map=route_map, upstream=upstream))
         return conf
 
-    def start(self, env: Environment, routes: Routes | None = None) -> Running:
+    def _write_h2_config(self, env: Environment, port: int, hop: Hop) -> Path:
+        directory = env.target_dir(self.name)
+        conf = directory / "nginx.conf"
+        write_atomically(conf, render("nginx-h2-proxy.conf.tmpl", **nginx_h2_values(env, directory, port, hop)))
+        return conf
+
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
         port = free_port()
-        conf = self._write_config(env, port, routes)
+        if hop.downstream == "h2c":
+            conf = self._write_h2_config(env, port, hop)
+        else:
+            conf = self._write_config(env, port, routes)
         directory = conf.parent
         child = env.supervisor.start(self.name, ["nginx", "-p", str(directory), "-c", str(conf),
                                                  "-e", str(directory / "error.log")], cpus=env.proxy_cpus)
-        wait_http_ok(port, child)
+        env.wait_ready(port, child, hop)
         running = Running(self.name, port, child.pid, child, is_proxy=True, config_path=conf)
         if routes is not None:
             self.check_routing(running, routes)
@@ -285,6 +395,20 @@ class Nginx(Target):
         assert running.child is not None
         running.child.popen.send_signal(signal.SIGHUP)
         running.reloads += 1
+
+
+#: Idle upstream keep-alive connections kept per upstream when every stream of the 16 × 32
+#: headline point may hold one (nginx for H2→H1 and grpc_pass, devmesh for H2→H1).
+H2_TO_H1_IDLE_UPSTREAMS = 1024
+
+
+def nginx_h2_values(env: Environment, directory: Path, port: int, hop: Hop) -> dict[str, object]:
+    """Placeholders of nginx-h2-proxy.conf.tmpl for `hop`."""
+    return {"dir": directory, "nofile": env.nofile, "worker_connections": env.nofile - 100, "port": port,
+            "backend_port": env.upstream_port(hop), "h2_streams": H2_MAX_CONCURRENT_STREAMS,
+            "h2_stream_window": H2_STREAM_WINDOW_BYTES, "upstream_keepalive": H2_TO_H1_IDLE_UPSTREAMS,
+            "grpc_read_timeout": "300s" if hop.streaming else "15s",
+            "upstream_pass": "grpc_pass grpc://upstream" if hop.grpc else "proxy_pass http://upstream"}
 
 
 class Envoy(Target):
@@ -298,21 +422,92 @@ class Envoy(Target):
     def version(self, env: Environment) -> str:
         return tool_version([env.envoy_bin or "envoy", "--version"]).split("version:")[-1].strip()
 
-    def start(self, env: Environment, routes: Routes | None = None) -> Running:
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
         directory = env.target_dir(self.name)
         port, admin_port = free_port(), free_port()
         conf = directory / "envoy.yaml"
-        conf.write_text(render("envoy.yaml.tmpl", port=port, admin_port=admin_port, backend_port=env.backend_port))
+        if hop.downstream == "h2c":
+            conf.write_text(render("envoy-h2.yaml.tmpl", port=port, admin_port=admin_port,
+                                   backend_port=env.upstream_port(hop), **envoy_h2_values(hop)))
+        else:
+            conf.write_text(render("envoy.yaml.tmpl", port=port, admin_port=admin_port,
+                                   backend_port=env.backend_port))
         assert env.envoy_bin
         child = env.supervisor.start(self.name, [env.envoy_bin, "-c", str(conf), "--concurrency", "1",
                                                  "--disable-hot-restart", "--log-level", "warning"],
                                      cpus=env.proxy_cpus)
-        wait_http_ok(port, child, timeout=40.0)
+        env.wait_ready(port, child, hop, timeout=40.0)
         return Running(self.name, port, child.pid, child, is_proxy=True, admin_port=admin_port, config_path=conf)
 
 
+def envoy_h2_values(hop: Hop) -> dict[str, object]:
+    """Placeholders of envoy-h2.yaml.tmpl for `hop`: the HTTP/2 limits on both sides."""
+    indent = " " * 10
+    if hop.upstream_protocol == "h2c":
+        upstream = (f"{indent}http2_protocol_options:\n"
+                    f"{indent}  max_concurrent_streams: {H2_MAX_CONCURRENT_STREAMS}\n"
+                    f"{indent}  initial_stream_window_size: {H2_STREAM_WINDOW_BYTES}\n"
+                    f"{indent}  initial_connection_window_size: {H2_CONNECTION_WINDOW_BYTES}")
+    else:
+        upstream = f"{indent}http_protocol_options: {{}}"
+    return {"h2_streams": H2_MAX_CONCURRENT_STREAMS, "h2_stream_window": H2_STREAM_WINDOW_BYTES,
+            "h2_connection_window": H2_CONNECTION_WINDOW_BYTES, "upstream_protocol": upstream,
+            "route_timeout": "0s" if hop.streaming else "15s"}
+
+
+class Nghttpx(Target):
+    """nghttpx (Debian nghttp2-proxy), built on the same libnghttp2 as devmesh: the HTTP/2 bar.
+
+    It runs in the HTTP/2 scenarios only (nothing stops it from serving HTTP/1.1, but the H1
+    matrix is long enough with the three established peers).
+    """
+
+    name = "nghttpx"
+
+    def unavailable_reason(self, env: Environment) -> str | None:
+        return None if shutil.which("nghttpx") else "nghttpx not installed (Debian nghttp2-proxy)"
+
+    def unsupported(self, hop: Hop) -> str | None:
+        if hop.downstream != "h2c":
+            return "nghttpx runs in the HTTP/2 scenarios only"
+        return None
+
+    def version(self, env: Environment) -> str:
+        return tool_version(["nghttpx", "--version"])
+
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
+        directory = env.target_dir(self.name)
+        port = free_port()
+        empty_conf = directory / "empty.conf"
+        empty_conf.write_text("")
+        argv = nghttpx_argv(port, env.upstream_port(hop), hop, conf=empty_conf,
+                            errorlog=directory / "error.log", nofile=env.nofile)
+        child = env.supervisor.start(self.name, argv, cpus=env.proxy_cpus)
+        env.wait_ready(port, child, hop)
+        return Running(self.name, port, child.pid, child, is_proxy=True)
+
+
+def nghttpx_argv(port: int, backend_port: int, hop: Hop, *, conf: Path, errorlog: Path, nofile: int) -> list[str]:
+    """nghttpx's command line with the fairness settings: one worker, the HTTP/2 limits on both
+    sides, no access log, none of its header rewriting (Via, Server, Location)."""
+    proto = "h2" if hop.upstream_protocol == "h2c" else "http/1.1"
+    return ["nghttpx", f"--conf={conf}",
+            f"--frontend=127.0.0.1,{port};no-tls", f"--backend=127.0.0.1,{backend_port};;proto={proto}",
+            "--workers=1", f"--rlimit-nofile={nofile}",
+            f"--frontend-http2-max-concurrent-streams={H2_MAX_CONCURRENT_STREAMS}",
+            f"--frontend-http2-window-size={H2_STREAM_WINDOW_BYTES}",
+            f"--frontend-http2-connection-window-size={H2_CONNECTION_WINDOW_BYTES}",
+            f"--backend-http2-window-size={H2_STREAM_WINDOW_BYTES}",
+            f"--backend-http2-connection-window-size={H2_CONNECTION_WINDOW_BYTES}",
+            "--backend-keep-alive-timeout=300s", "--backend-connect-timeout=2s",
+            f"--backend-read-timeout={'300s' if hop.streaming else '15s'}",
+            "--no-via", "--no-server-rewrite", "--no-location-rewrite",
+            f"--errorlog-file={errorlog}"]
+
+
 class Devmesh(Target):
-    """devmesh per the lead's contract: quick-start flags, or --config for route tables (S9/S10)."""
+    """devmesh per the lead's contract: quick-start flags, or --config for route tables (S9/S10)
+    and for the HTTP/2 hops (the upstream protocol and, for H2→H1, the idle pool size)."""
 
     name = "devmesh"
     routes_by_key = True
@@ -328,34 +523,34 @@ class Devmesh(Target):
     def version(self, env: Environment) -> str:
         return tool_version([env.devmesh_bin or "devmesh", "version"])
 
-    def _write_config(self, env: Environment, port: int, routes: Routes) -> Path:
+    def _write_config(self, env: Environment, port: int, routes: Routes, hop: Hop = H1_TO_H1) -> Path:
         if routes.keys:
             entries = "".join(f"\n      - key: {key}\n        endpoints: [127.0.0.1:{env.sandbox_port}]"
                               for key in routes.keys)
         else:
             entries = " []"
         conf = env.target_dir(self.name) / "devmesh.yaml"
-        write_atomically(conf, render("devmesh.yaml.tmpl", port=port, backend_port=env.backend_port,
-                                      routes=entries))
+        write_atomically(conf, render("devmesh.yaml.tmpl", port=port, backend_port=env.upstream_port(hop),
+                                      routes=entries, **devmesh_hop_values(hop)))
         return conf
 
-    def start(self, env: Environment, routes: Routes | None = None) -> Running:
+    def start(self, env: Environment, routes: Routes | None = None, hop: Hop = H1_TO_H1) -> Running:
         assert env.devmesh_bin
         common = ["--admin", "127.0.0.1:0", "--access-log", "off"]
         conf = None
-        if routes is None:
+        if routes is None and hop == H1_TO_H1:
             argv = [env.devmesh_bin, "proxy", "--listen", "127.0.0.1:0",
                     "--baseline", f"127.0.0.1:{env.backend_port}", "--workers", "1", *common]
         else:
             # A config file (needed for SIGHUP reloads and for 10k routes) names a fixed port,
             # so that a reload rewrites the same listener.
-            conf = self._write_config(env, free_port(), routes)
+            conf = self._write_config(env, free_port(), routes or Routes(()), hop)
             argv = [env.devmesh_bin, "proxy", "--config", str(conf), *common]
         child = env.supervisor.start(self.name, argv, cpus=env.proxy_cpus)
         listening = wait_log_line(child, "devmesh: listening on ")
         port = int(listening.rsplit(":", 1)[1])
         admin = wait_log_line(child, "devmesh: admin on ", timeout=5.0)
-        wait_http_ok(port, child)
+        env.wait_ready(port, child, hop)
         running = Running(self.name, port, child.pid, child, is_proxy=True,
                           admin_port=int(admin.rsplit(":", 1)[1]), config_path=conf)
         if routes is not None:
@@ -370,5 +565,14 @@ class Devmesh(Target):
         running.reloads += 1
 
 
-ALL_TARGETS: tuple[Target, ...] = (Direct(), L4Floor(), Nginx(), HAProxyHTTP(), Envoy(), Devmesh())
+def devmesh_hop_values(hop: Hop) -> dict[str, object]:
+    """Placeholders of devmesh.yaml.tmpl for `hop`: `auto` follows the client (h2c to h2c), an
+    HTTP/1.1 upstream is named; H2→H1 keeps as many idle upstream connections as nginx does."""
+    limits = (f"limits:\n  upstream_max_idle_per_endpoint: {H2_TO_H1_IDLE_UPSTREAMS}\n"
+              if hop.downstream == "h2c" and hop.upstream_protocol == "http1" else "")
+    protocol = "http1" if hop.upstream_protocol == "http1" and hop.downstream == "h2c" else "auto"
+    return {"protocol": protocol, "limits": limits}
+
+
+ALL_TARGETS: tuple[Target, ...] = (Direct(), L4Floor(), Nginx(), HAProxyHTTP(), Envoy(), Nghttpx(), Devmesh())
 TARGETS_BY_NAME = {t.name: t for t in ALL_TARGETS}

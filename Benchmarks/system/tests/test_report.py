@@ -62,5 +62,11 @@ class AggregateTests(unittest.TestCase):
         self.assertIn("## S1 — title", text)
 
 
+class ScenarioOrderTests(unittest.TestCase):
+    def test_numeric_then_suffix(self):
+        ids = ["S10", "S4b", "S1", "S7", "S4", "S0", "S6", "S9"]
+        self.assertEqual(sorted(ids, key=report.scenario_order), ["S0", "S1", "S4", "S4b", "S6", "S7", "S9", "S10"])
+
+
 if __name__ == "__main__":
     unittest.main()

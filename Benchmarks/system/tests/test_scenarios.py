@@ -40,11 +40,16 @@ class S10RateTests(unittest.TestCase):
 
 class ApplicabilityTests(unittest.TestCase):
     def test_who_runs_what(self):
+        everyone = {t.name for t in ALL_TARGETS}
         expected = {
             "S0": {"direct", "l4"},
-            "S1": {t.name for t in ALL_TARGETS},
+            "S1": everyone - {"nghttpx"},
             "S9": {"direct", "l4", "nginx", "devmesh"},
             "S10": {"direct", "l4", "nginx", "devmesh"},
+            "S4": everyone - {"nginx"},
+            "S4b": everyone,
+            "S6": everyone,
+            "S7": everyone,
         }
         for scenario_id, names in expected.items():
             with self.subTest(scenario=scenario_id):
@@ -60,6 +65,14 @@ class ApplicabilityTests(unittest.TestCase):
 
     def test_every_target_has_a_unique_name(self):
         self.assertEqual(len(TARGETS_BY_NAME), len(ALL_TARGETS))
+
+
+class ScenarioSelectionTests(unittest.TestCase):
+    def test_ids_are_case_insensitive_and_keep_the_plan_order(self):
+        from devmesh_bench.cli import select_scenarios
+        self.assertEqual([s.id for s in select_scenarios("s4b,S1,s4")], ["S1", "S4", "S4b"])
+        with self.assertRaises(SystemExit):
+            select_scenarios("S5")
 
 
 if __name__ == "__main__":

@@ -341,10 +341,10 @@ def grpc_stream(ctx: Context, scenario: str, running: Running, *, variant: str, 
         env.supervisor.stop(child)
         raise HarnessError(f"grpc stream client did not finish: {tag}")
     lines = [line for line in child.output().splitlines() if line.startswith("{")]
+    env.supervisor.stop(child)
     if child.popen.returncode != 0 or not lines:
         raise HarnessError(f"grpc stream client failed (status {child.popen.returncode}): {child.log_tail(400)}")
     result = json.loads(lines[-1])
-    env.supervisor.stop(child)
 
     load = {"tool": "grpc_tool stream (grpcio aio)", "loop": "open", "offered_rps": offered,
             "connections": connections, "streams": streams, "rate_per_stream": rate_per_stream,

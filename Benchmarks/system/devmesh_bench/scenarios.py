@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import measure, procfs
+from . import grpcwire, measure, procfs
 from .context import Context
 from .modes import S4_HEADLINE, S6_SHAPE
 from .procs import HarnessError, http_get
@@ -354,7 +354,7 @@ def run_s6(ctx: Context, target: Target) -> None:
     with ctx.started(target, hop=GRPC_UNARY) as running:
         for index, size in enumerate(ctx.mode.s6_sizes):
             common = dict(path=grpc_unary_path(size), headers=GRPC_HEADERS,
-                          data_file=grpc_request_file(ctx.env, size), body_bytes=len(_framed(size)))
+                          data_file=grpc_request_file(ctx.env, size), body_bytes=len(grpcwire.unary_body(size)))
             label = f"{_size_label(size)} "
             for run in range(1, ctx.mode.repeats + 1):
                 ctx.add(measure.h2_closed_loop(ctx, "S6", running, variant=f"{label}max {_shape(clients, streams)}",
@@ -362,11 +362,6 @@ def run_s6(ctx: Context, target: Target) -> None:
                                                **common))
             _h2_sweep(ctx, "S6", running, label=label, sort_prefix=(index,), rates=ctx.mode.s6_rates,
                       clients=clients, streams=streams, **common)
-
-
-def _framed(size: int) -> bytes:
-    from .grpcwire import unary_body  # noqa: PLC0415 - small helper, kept next to its one use
-    return unary_body(size)
 
 
 def _size_label(size: int) -> str:

@@ -421,21 +421,6 @@ SCENARIOS: tuple[Scenario, ...] = (
              "wrk closed loop with `Connection: close`: accept, first read and close dominate. TIME_WAIT "
              "sockets on the box are counted after each run.",
              run_s3, lambda ctx: ctx.mode.repeats * _per_point(ctx) + 1),
-    Scenario("S8", "Memory per idle connection (1k and 10k)",
-             "A client opens N keep-alive connections, sends one request on each and keeps them open; "
-             "the target's VmRSS before and after gives bytes per idle connection. Fresh start per level.",
-             run_s8, lambda ctx: 4.0 * len(ctx.mode.s8_levels)),
-    Scenario("S9", "Route-table size: 1, 100, 10k routing keys",
-             "The request carries one routing key from the middle of a table of N keys; devmesh and nginx "
-             "(a `map` on the baggage value) route it to the sandbox port. References take the same load.",
-             run_s9, lambda ctx: len(ctx.mode.s9_route_counts) * (ctx.mode.repeats * _per_point(ctx) + 1.5),
-             applies=lambda target: target.routes_by_key or not target.is_proxy),
-    Scenario("S10", "Route pushes during load",
-             "Open loop at ~50 % of the knee while the route table is rewritten and SIGHUP'd every few "
-             "seconds (devmesh: its config file; nginx: a reload). Errors, p99.9 and max cover the window. "
-             "References take the same load without pushes.",
-             run_s10, lambda ctx: ctx.mode.warmup_s + ctx.mode.s10_measure_s + 2,
-             applies=lambda target: target.reloadable or not target.is_proxy),
     Scenario("S4", "h2c, small bodies",
              "h2load over h2c (prior knowledge) to an h2c backend (nginx `listen http2`, 100 B bodies). "
              "Closed-loop maximum (no --rps: every connection keeps its streams busy) for connections × "
@@ -462,6 +447,21 @@ SCENARIOS: tuple[Scenario, ...] = (
              "from the schedule to the echo (open loop). CPU per echoed message from /proc at the window's "
              "edges. The Python client and server cap the rate, so all targets get the same modest one.",
              run_s7, estimate_s7, applies=_on(GRPC_STREAM)),
+    Scenario("S8", "Memory per idle connection (1k and 10k)",
+             "A client opens N keep-alive connections, sends one request on each and keeps them open; "
+             "the target's VmRSS before and after gives bytes per idle connection. Fresh start per level.",
+             run_s8, lambda ctx: 4.0 * len(ctx.mode.s8_levels)),
+    Scenario("S9", "Route-table size: 1, 100, 10k routing keys",
+             "The request carries one routing key from the middle of a table of N keys; devmesh and nginx "
+             "(a `map` on the baggage value) route it to the sandbox port. References take the same load.",
+             run_s9, lambda ctx: len(ctx.mode.s9_route_counts) * (ctx.mode.repeats * _per_point(ctx) + 1.5),
+             applies=lambda target: target.routes_by_key or not target.is_proxy),
+    Scenario("S10", "Route pushes during load",
+             "Open loop at ~50 % of the knee while the route table is rewritten and SIGHUP'd every few "
+             "seconds (devmesh: its config file; nginx: a reload). Errors, p99.9 and max cover the window. "
+             "References take the same load without pushes.",
+             run_s10, lambda ctx: ctx.mode.warmup_s + ctx.mode.s10_measure_s + 2,
+             applies=lambda target: target.reloadable or not target.is_proxy),
 )
 
 SCENARIOS_BY_ID = {s.id: s for s in SCENARIOS}

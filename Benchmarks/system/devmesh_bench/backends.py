@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import grpcwire
-from .procs import HarnessError, free_port, wait_h2_ok, wait_http_ok, wait_log_line
+from .procs import HarnessError, free_port, wait_grpc_ok, wait_h2_ok, wait_http_ok, wait_log_line
 from .targets import (GRPC_STREAM, H2_MAX_CONCURRENT_STREAMS, H2_STREAM_WINDOW_BYTES, Environment, grpc_unary_path,
                       padded_body, render)
 
@@ -36,6 +36,9 @@ def start_backend(env: Environment) -> None:
     wait_http_ok(env.backend_port, child)
     wait_http_ok(env.sandbox_port, child)
     wait_h2_ok(env.h2_backend_port, child)
+    # nginx standing in for a gRPC server: grpcio must accept its answers, or S6 means nothing.
+    for size in env.grpc_sizes:
+        wait_grpc_ok(env.grpc_check_argv(env.h2_backend_port, grpc_unary_path(size), size), env.tool_env, child)
 
 
 #: Stands in the rendered backend config where the raw gRPC bodies go (they are bytes, not text).
@@ -49,13 +52,23 @@ def grpc_request_file(env: Environment, size: int) -> Path:
     return env.run_dir / "data" / f"grpc-{size}.grpc"
 
 
-def nginx_grpc_bodies(sizes: tuple[int, ...]) -> tuple[bytes, str]:
-    """The `map` blocks holding each gRPC response body and the locations that return them.
+def nginx_grpc_bodies(sizes: tuple[int, ...]) -> tuple[bytes, str, str]:
+    """The `map` blocks holding each gRPC response body, the sink locations that return them, and
+    the h2c locations that answer the calls.
 
     `return 200 "<bytes>"` is how nginx answers without touching a file; the body is written raw
     (NULs and all, which nginx's parser keeps), cut into map values that each fit one token.
+
+    A gRPC server answers a unary call once it has read the request message; a bare `return` in
+    the h2c location would answer on the request's HEADERS, before its DATA. nginx then resets or
+    ignores the rest of the stream, and a proxy that already forwarded that DATA on a reused
+    upstream connection sees frames for a stream it has closed: nginx's grpc_pass fails such
+    calls with 502 ("upstream sent frame for unknown stream") and HAProxy with stream errors,
+    which measures the backend's shortcut, not the proxy. So, like POST /upload, the h2c location
+    reads the whole body (proxy_pass buffers it) and asks the local sink for the answer without
+    passing the body on; the trailer is added on the way out.
     """
-    maps, locations = [], []
+    maps, h2_locations, sink_locations = [], [], []
     for size in sizes:
         body = grpcwire.unary_body(size)
         if not grpcwire.nginx_quoted_safe(body):
@@ -66,23 +79,31 @@ def nginx_grpc_bodies(sizes: tuple[int, ...]) -> tuple[bytes, str]:
             names.append(name)
             maps.append(b'    map "" ' + name.encode() + b' { default "' + body[index:index + NGINX_TOKEN_CHUNK]
                         + b'"; }\n')
-        locations.append(f"        location = {grpc_unary_path(size)} {{\n"
-                         f"            default_type application/grpc;\n"
-                         f"            add_trailer grpc-status 0 always;\n"
-                         f'            return 200 "{"".join(names)}";\n'
-                         f"        }}")
-    return b"".join(maps), "\n".join(locations)
+        sink_locations.append(f"        location = /grpc/{size} {{\n"
+                              f"            default_type application/grpc;\n"
+                              f'            return 200 "{"".join(names)}";\n'
+                              f"        }}")
+        h2_locations.append(f"        location = {grpc_unary_path(size)} {{\n"
+                            f"            client_body_buffer_size 64k;\n"
+                            f"            proxy_http_version 1.1;\n"
+                            f'            proxy_set_header Connection "";\n'
+                            f"            proxy_pass_request_body off;\n"
+                            f'            proxy_set_header Content-Length "";\n'
+                            f"            proxy_pass http://grpc_sink/grpc/{size};\n"
+                            f"            add_trailer grpc-status 0 always;\n"
+                            f"        }}")
+    return b"".join(maps), "\n".join(h2_locations), "\n".join(sink_locations)
 
 
 def render_backend_config(env: Environment, directory: Path, data: Path) -> bytes:
-    grpc_maps, grpc_locations = nginx_grpc_bodies(env.grpc_sizes)
+    grpc_maps, grpc_locations, grpc_sink_locations = nginx_grpc_bodies(env.grpc_sizes)
     text = render("nginx-backend.conf.tmpl", dir=directory, nofile=env.nofile,
                   worker_connections=env.nofile - 100, port=env.backend_port,
                   sandbox_port=env.sandbox_port, sink_port=env.sink_port, data_dir=data,
                   baseline_body=padded_body("baseline"), sandbox_body=padded_body("sandbox"),
                   h2_port=env.h2_backend_port, h2_streams=H2_MAX_CONCURRENT_STREAMS,
                   h2_stream_window=H2_STREAM_WINDOW_BYTES, grpc_bodies=_GRPC_BODIES_MARK,
-                  grpc_locations=grpc_locations)
+                  grpc_locations=grpc_locations, grpc_sink_locations=grpc_sink_locations)
     return text.encode().replace(_GRPC_BODIES_MARK.encode(), grpc_maps.rstrip(b"\n"))
 
 

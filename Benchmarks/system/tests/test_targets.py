@@ -21,7 +21,7 @@ class TemplateTests(unittest.TestCase):
         values = dict(dir="/d", nofile=1, worker_connections=1, port=1, sandbox_port=2, sink_port=3, data_dir="/x",
                       baseline_body="b", sandbox_body="s", backend_port=4, route_map="", upstream="baseline",
                       maxconn=5, admin_port=6, routes=" []", h2_port=7, h2_streams=8, h2_stream_window=9,
-                      h2_connection_window=10, grpc_bodies="", grpc_locations="", server_proto="",
+                      h2_connection_window=10, grpc_bodies="", grpc_locations="", grpc_sink_locations="", server_proto="",
                       streaming_options="", upstream_keepalive=11, grpc_read_timeout="1s", upstream_pass="return 204",
                       upstream_protocol="", route_timeout="1s", protocol="auto", limits="")
         for path in sorted(targets.CONFIG_DIR.glob("*.tmpl")):
@@ -223,10 +223,15 @@ class BackendConfigTests(unittest.TestCase):
                     self.assertEqual(body, grpcwire.unary_body(size))
                     self.assertEqual(grpcwire.unframe(body), [grpcwire.payload(size)])
                     names = "".join(f"$grpc_body_{size}_{i}" for i in range(len(values)))
-                    location = re.search(rb"location = /bench.Bench/Unary%d \{(.*?)\}" % size, conf, re.S).group(1)
-                    self.assertIn(f'return 200 "{names}";'.encode(), location)
-                    self.assertIn(b"default_type application/grpc;", location)
-                    self.assertIn(b"add_trailer grpc-status 0 always;", location)
+                    sink = re.search(rb"location = /grpc/%d \{(.*?)\}" % size, conf, re.S).group(1)
+                    self.assertIn(f'return 200 "{names}";'.encode(), sink)
+                    self.assertIn(b"default_type application/grpc;", sink)
+                    # The call is answered only after its body was read: proxied to the sink.
+                    call = re.search(rb"location = /bench.Bench/Unary%d \{(.*?)\n        \}" % size, conf, re.S).group(1)
+                    self.assertIn(b"proxy_pass http://grpc_sink/grpc/%d;" % size, call)
+                    self.assertIn(b"proxy_pass_request_body off;", call)
+                    self.assertIn(b"add_trailer grpc-status 0 always;", call)
+                    self.assertNotIn(b"return", call)
 
 
 class SmallRulesTests(unittest.TestCase):

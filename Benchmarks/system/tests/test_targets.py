@@ -21,7 +21,7 @@ class TemplateTests(unittest.TestCase):
         values = dict(dir="/d", nofile=1, worker_connections=1, port=1, sandbox_port=2, sink_port=3, data_dir="/x",
                       baseline_body="b", sandbox_body="s", backend_port=4, route_map="", upstream="baseline",
                       maxconn=5, admin_port=6, routes=" []", h2_port=7, h2_streams=8, h2_stream_window=9,
-                      h2_connection_window=10, grpc_bodies="", grpc_locations="", grpc_sink_locations="", server_proto="",
+                      h2_connection_window=10, grpc_bodies="", grpc_locations="", server_proto="",
                       streaming_options="", upstream_keepalive=11, grpc_read_timeout="1s", upstream_pass="return 204",
                       upstream_protocol="", route_timeout="1s", protocol="auto", limits="")
         for path in sorted(targets.CONFIG_DIR.glob("*.tmpl")):
@@ -223,15 +223,18 @@ class BackendConfigTests(unittest.TestCase):
                     self.assertEqual(body, grpcwire.unary_body(size))
                     self.assertEqual(grpcwire.unframe(body), [grpcwire.payload(size)])
                     names = "".join(f"$grpc_body_{size}_{i}" for i in range(len(values)))
-                    sink = re.search(rb"location = /grpc/%d \{(.*?)\}" % size, conf, re.S).group(1)
-                    self.assertIn(f'return 200 "{names}";'.encode(), sink)
-                    self.assertIn(b"default_type application/grpc;", sink)
-                    # The call is answered only after its body was read: proxied to the sink.
-                    call = re.search(rb"location = /bench.Bench/Unary%d \{(.*?)\n        \}" % size, conf, re.S).group(1)
-                    self.assertIn(b"proxy_pass http://grpc_sink/grpc/%d;" % size, call)
-                    self.assertIn(b"proxy_pass_request_body off;", call)
-                    self.assertIn(b"add_trailer grpc-status 0 always;", call)
+                    answer = re.search(rb"location @grpc_answer_%d \{(.*?)\}" % size, conf, re.S).group(1)
+                    self.assertIn(f'return 200 "{names}";'.encode(), answer)
+                    self.assertIn(b"default_type application/grpc;", answer)
+                    self.assertIn(b"add_trailer grpc-status 0 always;", answer)
+                    # The call is answered only after its body was read (mirror_request_body),
+                    # by the static module's 405 for a POST to an existing empty file.
+                    call = re.search(rb"location = /bench.Bench/Unary%d \{(.*?)\}" % size, conf, re.S).group(1)
+                    self.assertIn(b"mirror_request_body on;", call)
+                    self.assertIn(b"error_page 405 = @grpc_answer_%d;" % size, call)
                     self.assertNotIn(b"return", call)
+                    root = Path(re.search(rb"root (\S+);", call).group(1).decode())
+                    self.assertTrue((root / f"bench.Bench/Unary{size}").is_file())
 
 
 class SmallRulesTests(unittest.TestCase):

@@ -38,7 +38,18 @@ final class AdminServer: EventHandler {
 
     func handleEvents(_ events: UInt32) {
         while true {
-            guard case .done(let client)? = try? Syscall.accept(fd) else { return }
+            let result: IOResult<Int32>
+            do {
+                result = try Syscall.accept(fd)
+            } catch {
+                // Out of descriptors: the pending connections stay queued; try again shortly
+                // (an edge-triggered listener would not report them again by itself).
+                if error == Errno.tooManyOpenFiles || error == Errno.systemTooManyOpenFiles {
+                    loop.setTimer(slot, deadline: loop.now + Listener.pauseOnExhaustionMilliseconds)
+                }
+                return
+            }
+            guard case .done(let client) = result else { return }
             guard connections.count < AdminServer.maxConnections else {
                 Syscall.close(client)
                 continue
@@ -48,7 +59,9 @@ final class AdminServer: EventHandler {
         }
     }
 
-    func handleTimer() {}
+    func handleTimer() {
+        handleEvents(0)
+    }
 
     func closed(_ connection: AdminConnection) {
         connections.removeAll { $0 === connection }

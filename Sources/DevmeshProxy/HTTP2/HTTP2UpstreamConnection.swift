@@ -43,7 +43,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         do {
             (fd, connected) = try Sockets.connect(to: pool.address)
         } catch {
-            return .failure(UpstreamFailureError(error == Errno.connectionRefused ? .connectRefused : .connectError))
+            return .failure(UpstreamFailureError(.connecting(error)))
         }
         let connection = HTTP2UpstreamConnection(worker: worker, pool: pool, fd: fd)
         do {

@@ -28,6 +28,8 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     private var headers = HeaderBlock(byteCapacity: 256, fieldCapacity: 8)
     private let request: [UInt8]
     private var status: Int?
+    /// Reports the end outside the callback stack that found it.
+    private var deferredFinish: TimerTask?
     private var statusMessage = ""
 
     /// Connects to `address` and calls `path` with `request` (one message; the request side then
@@ -86,7 +88,6 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
         guard !finished else { return }
         if events == EventLoop.Events.resume {
             flushScheduled = false
-            if slot == .invalid { return finish() }
         } else {
             transport.note(events)
         }
@@ -144,8 +145,7 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     private func finishSoon(status: Int, message: String) {
         self.status = status
         statusMessage = message
-        slot = loop.registerTimerOnly(handler: TimerRelay { [weak self] in self?.finish() })
-        loop.setTimer(slot, deadline: loop.now)
+        deferredFinish = TimerTask(loop: loop, afterMilliseconds: 0) { [weak self] in self?.finish() }
     }
 
     private func finish() {
@@ -216,20 +216,6 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     }
 
     private func scheduleFlushThenFinish() {
-        let timer = TimerRelay { [weak self] in self?.finish() }
-        let relaySlot = loop.registerTimerOnly(handler: timer)
-        timer.onFire = { [weak self, loop] in
-            loop.deregister(relaySlot)
-            self?.finish()
-        }
-        loop.setTimer(relaySlot, deadline: loop.now)
+        deferredFinish = TimerTask(loop: loop, afterMilliseconds: 0) { [weak self] in self?.finish() }
     }
-}
-
-/// A timer-only handler that runs a closure (deferred work outside a callback stack).
-final class TimerRelay: EventHandler {
-    var onFire: () -> Void
-    init(_ onFire: @escaping () -> Void) { self.onFire = onFire }
-    func handleEvents(_ events: UInt32) {}
-    func handleTimer() { onFire() }
 }

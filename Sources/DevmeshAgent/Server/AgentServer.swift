@@ -86,13 +86,13 @@ public final class AgentServer {
         do {
             let fd = try Signals.makeSignalFD(for: AgentServer.handledSignals)
             let source = SignalSource(fd: fd) { [unowned self] signal in
-                AgentLog.info("\(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping the agent")
+                Log.info("\(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping the agent")
                 self.loop.stop()
             }
             _ = try loop.register(fd, handler: source)
             signalSource = source
         } catch {
-            AgentLog.error("cannot set up signal handling: \(error)")
+            Log.error("cannot set up signal handling: \(error)")
             return 1
         }
         loop.run()
@@ -164,21 +164,4 @@ final class GRPCListener: EventHandler {
         slot = .invalid
         Syscall.close(fd)
     }
-}
-
-/// Reads the signalfd on the loop.
-final class SignalSource: EventHandler {
-    private let fd: Int32
-    private let onSignal: (Int32) -> Void
-
-    init(fd: Int32, onSignal: @escaping (Int32) -> Void) {
-        self.fd = fd
-        self.onSignal = onSignal
-    }
-
-    func handleEvents(_ events: UInt32) {
-        while let signal = Signals.readSignal(fd) { onSignal(signal) }
-    }
-
-    func handleTimer() {}
 }

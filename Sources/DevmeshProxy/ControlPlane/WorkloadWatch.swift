@@ -190,27 +190,3 @@ final class WorkloadWatch: GRPCClientCallDelegate {
         }
     }
 }
-
-/// A one-shot callback after a delay, on a loop.
-final class TimerTask: EventHandler {
-    private let loop: EventLoop
-    private var slot: Slot = .invalid
-    private let body: () -> Void
-
-    init(loop: EventLoop, afterMilliseconds delay: Int64, body: @escaping () -> Void) {
-        self.loop = loop
-        self.body = body
-        slot = loop.registerTimerOnly(handler: self)
-        loop.setTimer(slot, deadline: loop.now + max(0, delay))
-    }
-
-    deinit { loop.deregister(slot) }
-
-    func handleEvents(_ events: UInt32) {}
-
-    func handleTimer() {
-        loop.deregister(slot)
-        slot = .invalid
-        body()
-    }
-}

@@ -157,7 +157,7 @@ public final class ProxyServer {
     // MARK: Signals, reloads, drain
 
     private func watchSignalsAndFiles() {
-        let handler = SignalHandler(fd: signalFD) { [unowned self] signal in self.handle(signal: signal) }
+        let handler = SignalSource(fd: signalFD) { [unowned self] signal in self.handle(signal: signal) }
         do {
             _ = try loop.register(signalFD, handler: handler)
         } catch {
@@ -170,7 +170,7 @@ public final class ProxyServer {
             })
         }
     }
-    private var signalHandler: SignalHandler?
+    private var signalHandler: SignalSource?
 
     private func handle(signal: Int32) {
         switch signal {
@@ -332,21 +332,4 @@ struct FileState: Equatable {
         modifiedSeconds = info.st_mtim.tv_sec
         modifiedNanoseconds = info.st_mtim.tv_nsec
     }
-}
-
-/// Reads signals from the signalfd on the control loop.
-final class SignalHandler: EventHandler {
-    private let fd: Int32
-    private let onSignal: (Int32) -> Void
-
-    init(fd: Int32, onSignal: @escaping (Int32) -> Void) {
-        self.fd = fd
-        self.onSignal = onSignal
-    }
-
-    func handleEvents(_ events: UInt32) {
-        while let signal = Signals.readSignal(fd) { onSignal(signal) }
-    }
-
-    func handleTimer() {}
 }

@@ -228,26 +228,3 @@ final class Worker {
         accessLog?.flush()
     }
 }
-
-/// A callback every `interval` on a loop, driven by a timer-only slot.
-final class PeriodicTask: EventHandler {
-    private let loop: EventLoop
-    private let interval: Int64
-    private let body: () -> Void
-    private var slot: Slot = .invalid
-
-    init(loop: EventLoop, intervalMilliseconds: Int64, body: @escaping () -> Void) {
-        self.loop = loop
-        self.interval = intervalMilliseconds
-        self.body = body
-        slot = loop.registerTimerOnly(handler: self)
-        loop.setTimer(slot, deadline: loop.now + interval)
-    }
-
-    func handleEvents(_ events: UInt32) {}
-
-    func handleTimer() {
-        body()
-        loop.setTimer(slot, deadline: loop.now + interval)
-    }
-}

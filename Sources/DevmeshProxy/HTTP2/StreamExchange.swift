@@ -328,12 +328,26 @@ final class StreamExchange: EventHandler {
     func upstreamData(_ bytes: UnsafeRawBufferPointer, endStream: Bool) {
         guard case .h2(let connection, let stream) = leg else { return }
         lastProgressAt = worker.loop.now
-        let taken = offerResponseBytes(bytes, endStream: endStream)
-        if taken < bytes.count {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[taken...])
-            _ = pendingResponse.append(rest, pool: worker.buffers)
-            if endStream { pendingResponseEnd = true }
+        // Bytes already queued go first, and so does the end of the stream: nghttp2 reports
+        // END_STREAM as an empty chunk after the data, which must not end the client's stream
+        // while earlier bytes still wait in the queue (they would be dropped: a silent truncation).
+        var taken = 0
+        if pendingResponse.isEmpty {
+            taken = offerResponseBytes(bytes, endStream: endStream)
+            if taken == bytes.count {
+                if taken > 0 { connection.consumed(stream, byteCount: taken) }
+                return
+            }
         }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[taken...])
+        if pendingResponse.append(rest, pool: worker.buffers) < rest.count {
+            // More than the window we granted: the upstream broke flow control.
+            connection.cancel(stream)
+            leg = .done
+            upstreamBroke(.malformedResponse)
+            return
+        }
+        if endStream { pendingResponseEnd = true }
         if taken > 0 { connection.consumed(stream, byteCount: taken) }
     }
 

@@ -142,14 +142,12 @@ def test_host_comes_from_authority(sandbox_proxy: Any, authority: str) -> None:
 BODY_CASES = [
     # (id, send content-length, trailers, expect chunked upstream)
     ("content-length", True, None, False),
-    pytest.param("no-content-length", False, None, True, id="no-content-length",
-                 marks=pytest.mark.xfail(strict=True, reason="proxy bug: a request body without content-length to an HTTP/1.1 upstream never gets its last chunk (StreamExchange.requestData)")),
+    ("no-content-length", False, None, True),
     ("trailers", False, [("x-checksum", "abc123")], True),
 ]
 
 
-@pytest.mark.parametrize("case,with_length,trailers,chunked", BODY_CASES,
-                         ids=[c[0] if isinstance(c, tuple) else None for c in BODY_CASES])
+@pytest.mark.parametrize("case,with_length,trailers,chunked", BODY_CASES, ids=[c[0] for c in BODY_CASES])
 def test_request_body_framing_to_http1(sandbox_proxy: Any, case: str, with_length: bool, trailers: Any,
                                        chunked: bool) -> None:
     p = sandbox_proxy("--upstream-protocol", "http1")
@@ -167,7 +165,6 @@ def test_request_body_framing_to_http1(sandbox_proxy: Any, case: str, with_lengt
         assert any(t.lower().startswith(b"x-checksum: abc123") for t in rec.trailers), rec.trailers
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: a request body without content-length to an HTTP/1.1 upstream never gets its last chunk (StreamExchange.requestData)")
 def test_curl_upload_without_length_is_chunked_upstream(sandbox_proxy: Any) -> None:
     p = sandbox_proxy("--upstream-protocol", "http1")
     body = bodies.pattern(1 * MiB)
@@ -207,7 +204,6 @@ def test_hop_by_hop_response_fields_are_dropped(sandbox_proxy: Any, query: str) 
         assert r.header("content-length") == str(len(r.data))
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: a request body without content-length to an HTTP/1.1 upstream never gets its last chunk (StreamExchange.requestData)")
 def test_large_bodies_both_ways_through_http1(sandbox_proxy: Any) -> None:
     p = sandbox_proxy("--upstream-protocol", "http1")
     c = H2Client(p.port)

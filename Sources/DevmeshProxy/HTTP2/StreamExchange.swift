@@ -193,7 +193,12 @@ final class StreamExchange: EventHandler {
             }
         }
         if taken > 0 { downstream?.consumed(downstreamStream, byteCount: taken) }
-        if requestEnded && pendingRequest.isEmpty { requestFullySent() }
+        if requestEnded && pendingRequest.isEmpty {
+            // An HTTP/1.1 leg frames the end itself: the last chunk of a chunked body (the
+            // HTTP/2 leg got END_STREAM with the bytes above).
+            if case .h1 = leg { h1FinishRequest() }
+            requestFullySent()
+        }
     }
 
     func requestTrailers(_ fields: UnsafeBufferPointer<HeaderField>) {

@@ -189,7 +189,6 @@ def test_response_trailers_of_chunked_http1_become_http2_trailers(sandbox_proxy:
     assert r.header("transfer-encoding") is None
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: fields named by Connection in an HTTP/1.1 response are forwarded over HTTP/2 (StreamExchange+HTTP1.h1SendResponseHead)")
 @pytest.mark.parametrize("query", ["hop=1", "hop=1&chunked=1", "hop=1&size=70000"])
 def test_hop_by_hop_response_fields_are_dropped(sandbox_proxy: Any, query: str) -> None:
     p = sandbox_proxy("--upstream-protocol", "http1")

@@ -81,7 +81,6 @@ def test_streams_above_goaway_last_id_are_retried(h2_upstreams: Any, devmesh: An
                    "devmesh_upstream_retries_total to count the retries")
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: the retry of a REFUSED_STREAM runs inside nghttp2's callback, where no stream can be opened, and answers 502 (StreamExchange)")
 def test_refused_streams_are_retried(h2_upstreams: Any, devmesh: Any) -> None:
     upstream = h2_upstreams("baseline", refuse_first_arrival=True)
     dm = devmesh("--baseline", upstream.address)

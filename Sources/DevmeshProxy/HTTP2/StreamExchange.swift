@@ -62,6 +62,8 @@ final class StreamExchange: EventHandler {
     private var lastFailure: UpstreamFailure?
     var leg = Leg.none
     private var retriedRefused = false
+    /// A refused stream is to be sent again on the next loop pass (`retryOnNextPass`).
+    private var retryPending = false
     /// The HTTP/1.1 leg's state (a translated exchange).
     var h1 = H1LegState()
 
@@ -106,6 +108,7 @@ final class StreamExchange: EventHandler {
         lastFailure = nil
         leg = .none
         retriedRefused = false
+        retryPending = false
         h1.reset(worker: worker)
         responseHeadSent = false
         responseEnded = false
@@ -378,7 +381,7 @@ final class StreamExchange: EventHandler {
                 worker.stats.upstreamRetries &+= 1
                 leg = .none
                 endpointsTried = 0
-                acquireUpstream()
+                retryOnNextPass()
             } else {
                 upstreamBroke(.reset)
             }
@@ -386,6 +389,16 @@ final class StreamExchange: EventHandler {
             upstreamBroke(.reset)
         }
         finishIfDone()
+    }
+
+    /// Acquires an upstream again once the current loop pass is over. A refusal is reported from
+    /// inside the upstream session's input processing (RST_STREAM, GOAWAY), where that session
+    /// cannot open a new stream (`submitRequest` refuses while nghttp2 runs): a retry made there
+    /// on the same connection would fail at once and end the exchange with 502.
+    private func retryOnNextPass() {
+        retryPending = true
+        if timerSlot == .invalid { timerSlot = worker.loop.registerTimerOnly(handler: self) }
+        worker.loop.resumeLater(timerSlot)
     }
 
     /// Whether the request body can be sent again from the start (nothing of it was consumed yet).
@@ -601,7 +614,13 @@ final class StreamExchange: EventHandler {
         return deadline
     }
 
-    func handleEvents(_ events: UInt32) {}
+    /// Only `resumeLater` reaches here (the slot has no descriptor): a deferred retry.
+    func handleEvents(_ events: UInt32) {
+        guard events == EventLoop.Events.resume, retryPending else { return }
+        retryPending = false
+        guard downstreamOpen, case .none = leg else { return finishIfDone() }
+        acquireUpstream()
+    }
 
     func handleTimer() {
         guard let deadline = currentDeadline() else { return }

@@ -168,7 +168,6 @@ def test_grpc_timeout_is_the_upstream_deadline(h2_upstreams: Any, devmesh: Any, 
                   what="RST_STREAM(CANCEL) of the timed-out stream")
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: an upstream RST_STREAM(CANCEL) reaches the client as UNAVAILABLE instead of a cancellation (StreamExchange)")
 @pytest.mark.parametrize("when", ["before-head", "after-head"])
 def test_grpc_upstream_cancel_reaches_the_client(h2_upstreams: Any, devmesh: Any, pb2: Any, when: str) -> None:
     """The upstream resets the stream with CANCEL: the client learns the call was cancelled

@@ -385,6 +385,8 @@ final class StreamExchange: EventHandler {
             } else {
                 upstreamBroke(.reset)
             }
+        case .resetByPeer(let code) where code == .cancel:
+            upstreamCancelled()
         case .resetByPeer, .resetLocally:
             upstreamBroke(.reset)
         }
@@ -399,6 +401,18 @@ final class StreamExchange: EventHandler {
         retryPending = true
         if timerSlot == .invalid { timerSlot = worker.loop.registerTimerOnly(handler: self) }
         worker.loop.resumeLater(timerSlot)
+    }
+
+    /// The upstream reset the stream with CANCEL: the call was cancelled, and the client hears
+    /// exactly that, RST_STREAM(CANCEL) on its own stream (a gRPC client reads it as CANCELLED,
+    /// grpc/grpc PROTOCOL-HTTP2.md "Errors"), not a made-up UNAVAILABLE or INTERNAL_ERROR.
+    private func upstreamCancelled() {
+        countFailure(.reset)
+        worker.stats.countRequest(sandbox: isSandbox, status: 502)
+        guard let downstream, downstreamOpen, !responseEnded else { return }
+        responseEnded = true
+        pendingResponse.removeAll(pool: worker.buffers)
+        downstream.reset(downstreamStream, code: .cancel)
     }
 
     /// Whether the request body can be sent again from the start (nothing of it was consumed yet).

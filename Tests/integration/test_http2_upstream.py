@@ -93,7 +93,6 @@ def test_refused_streams_are_retried(h2_upstreams: Any, devmesh: Any) -> None:
     net.wait_until(lambda: dm.metrics().value("devmesh_upstream_retries_total") >= 8, 5, "retries in /metrics")
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: streams opened before the upstream's SETTINGS arrive exceed its MAX_CONCURRENT_STREAMS and are refused (HTTP2UpstreamConnection)")
 def test_peer_max_concurrent_streams_is_honoured(h2_upstreams: Any, devmesh: Any) -> None:
     """The upstream allows 1 stream at a time (and refuses more): devmesh queues or opens more
     connections, and no request fails."""
@@ -112,7 +111,6 @@ def test_peer_max_concurrent_streams_is_honoured(h2_upstreams: Any, devmesh: Any
     assert not refused, f"devmesh opened streams beyond the peer's limit: {len(refused)} refused"
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: streams opened before the upstream's SETTINGS arrive exceed its MAX_CONCURRENT_STREAMS and are refused (HTTP2UpstreamConnection)")
 def test_peer_max_concurrent_streams_on_a_fresh_connection(h2_upstreams: Any, devmesh: Any) -> None:
     """The same, when the requests arrive before devmesh has the peer's SETTINGS: streams sent
     beyond the limit in that window may be refused, but are then retried; no request fails."""

@@ -124,7 +124,6 @@ def test_peer_max_concurrent_streams_on_a_fresh_connection(h2_upstreams: Any, de
     assert upstream.peak_concurrency == 1
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: when the upstream session fails (an HTTP/1.1-only upstream) its streams wait for the 15 s response timeout (HTTP2UpstreamConnection)")
 def test_upstream_that_does_not_speak_http2_fails_fast(upstream: Any, devmesh: Any) -> None:
     """`auto` sends an HTTP/2 request to an HTTP/1.1-only upstream (a misconfiguration): the
     upstream's HTTP/1.1 answer is not a server preface, so the request fails at once with 502,

@@ -255,10 +255,16 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
             case .done(let count):
                 chunk.end += count
                 if !peerSettingsKnown { notePeerPreface(chunk.validBytes) }
-                if case .failed = session.receive(chunk.validBytes, now: worker.loop.now) {
-                    worker.stats.upstreamFailures[UpstreamFailure.malformedResponse.rawValue] &+= 1
-                }
+                let outcome = session.receive(chunk.validBytes, now: worker.loop.now)
                 worker.buffers.give(chunk)
+                if case .failed = outcome {
+                    // The peer broke the protocol (or is not an HTTP/2 server at all): our GOAWAY
+                    // goes out if the socket takes it, and every exchange on the connection fails
+                    // now, instead of waiting for its response timeout.
+                    flush()
+                    fail(.malformedResponse, beforeConnect: false)
+                    return
+                }
                 if count < asked { canRead = false }
             }
         }
@@ -313,11 +319,18 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     }
 
     private func finishIfDone() {
-        guard state == .ready else { return }
-        if output == nil && session.isFinished { close() }
+        guard state == .ready, output == nil, session.isFinished else { return }
+        if session.failure != nil {
+            // The session ended on a protocol error, found by us or answered by nghttp2 with
+            // GOAWAY (a peer whose first bytes are not a SETTINGS frame, e.g. an HTTP/1.1 server):
+            // no stream still open on it will get an answer.
+            fail(.malformedResponse, beforeConnect: false)
+        } else {
+            close()
+        }
     }
 
-    /// The connection broke: every exchange on it hears why.
+    /// The connection broke: every exchange on it hears why (each counts the failure once).
     private func fail(_ failure: UpstreamFailure, beforeConnect: Bool) {
         let affectedStreams = streams
         let affectedWaiting = waiting
@@ -344,6 +357,10 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         let orphans = waiting
         waiting.removeAll()
         for exchange in orphans { exchange.upstreamConnectFailed(.connectError) }
+        // Streams the session never reported closed end here, not at their response timeout.
+        let unfinished = streams
+        streams.removeAll()
+        for (_, exchange) in unfinished { exchange.upstreamConnectionFailed(.closedEarly) }
     }
 
     // MARK: HTTP2SessionDelegate

@@ -184,7 +184,6 @@ def tcp_send_queue(local_port: int, remote_port: int) -> Optional[int]:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="proxy bug: after a connection error devmesh closes with the client's bytes unread; the kernel's RST drops the unsent GOAWAY (HTTP2Downstream)")
 def test_goaway_reaches_a_client_that_reads_slowly(mesh: Any) -> None:
     """The connection error comes while devmesh's output to the client is backed up (a response
     the client has not read yet) and with the client's bytes still unread on devmesh's side: the

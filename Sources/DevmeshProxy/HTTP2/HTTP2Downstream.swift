@@ -31,9 +31,17 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     /// Bytes of the connection preface (and anything after it) read by the HTTP/1.1 session
     /// before it handed the connection over.
     private var initialBytes: IOBuffer?
+    /// The session failed and its GOAWAY was handed to the kernel: the write side is shut and
+    /// the socket stays open (not read) until the client closes or `closeAt` passes.
+    private var lingering = false
+    private var closeAt: Int64 = 0
+    /// The client half-closed (its FIN arrived): nobody is left to read a lingering GOAWAY.
+    private var peerHalfClosed = false
 
     /// How long the second GOAWAY of a graceful shutdown waits for the PING round trip.
     static let goAwayPingWaitMilliseconds: Int64 = 1000
+    /// How long a failed connection stays open after its GOAWAY, for the client to read it.
+    static let goAwayLingerMilliseconds: Int64 = 2000
 
     init(worker: Worker, fd: Int32, slot: Slot, initialBytes: IOBuffer?) {
         self.worker = worker
@@ -66,6 +74,13 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
             finishIfDone()
             return
         }
+        if events & (EventLoop.Events.peerHalfClosed | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
+            peerHalfClosed = true
+        }
+        if lingering {
+            if peerHalfClosed { close() }
+            return
+        }
         if events & (EventLoop.Events.readable | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
             canRead = true
         }
@@ -75,6 +90,10 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     func handleTimer() {
         let now = worker.loop.now
+        if lingering {
+            if now >= closeAt { close() } else { armTimer() }
+            return
+        }
         if draining, now - drainStartedAt >= Self.goAwayPingWaitMilliseconds {
             session.goAway(.noError, graceful: false)
             drive()
@@ -91,8 +110,9 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     private func armTimer() {
         guard !closed else { return }
-        let deadline = draining ? drainStartedAt + Self.goAwayPingWaitMilliseconds
-                                : lastActivity + worker.timeouts.downstreamIdle.value
+        let deadline = lingering ? closeAt
+            : draining ? drainStartedAt + Self.goAwayPingWaitMilliseconds
+            : lastActivity + worker.timeouts.downstreamIdle.value
         if let armed = worker.loop.timerDeadline(slot), armed <= deadline { return }
         worker.loop.setTimer(slot, deadline: deadline)
     }
@@ -185,7 +205,27 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     }
 
     private func finishIfDone() {
-        if !closed, output == nil, session.isFinished { close() }
+        guard !closed, !lingering, output == nil, session.isFinished else { return }
+        if session.failure != nil && !peerHalfClosed {
+            lingerAfterGoAway()
+        } else {
+            close()
+        }
+    }
+
+    /// The session failed (a flood, a protocol error) and its GOAWAY is in the kernel's send
+    /// queue, behind whatever the client has not read yet. Closing now, with the client's unread
+    /// bytes in our receive queue, would make the kernel send RST and drop that queue, GOAWAY
+    /// included: the client would never learn why. So: FIN after the GOAWAY, stop reading (a
+    /// flooder is held back by TCP flow control), and close when the client closes or after
+    /// `goAwayLingerMilliseconds`.
+    private func lingerAfterGoAway() {
+        lingering = true
+        closeAt = worker.loop.now + Self.goAwayLingerMilliseconds
+        Syscall.shutdownWrite(fd)
+        for (_, exchange) in exchanges { exchange.downstreamClosed() }
+        exchanges.removeAll()
+        armTimer()
     }
 
     func drain() {

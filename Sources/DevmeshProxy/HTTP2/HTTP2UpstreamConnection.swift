@@ -26,6 +26,13 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     private var idleSince: Int64
     /// The address left the route table: no new stream; close when the last one ends.
     private var retired = false
+    /// Bytes read of the peer's connection preface, its first frame, a SETTINGS frame (RFC 9113
+    /// §3.4), and that frame's payload length (from its first 3 bytes). Until the whole frame is
+    /// in, one stream is opened and the other exchanges wait: the peer's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS may be smaller than what `availableStreamSlots` assumes
+    /// meanwhile, and streams over it would be refused.
+    private var peerPrefaceBytesSeen = 0
+    private var peerPrefacePayloadLength = 0
 
     private init(worker: Worker, pool: UpstreamPool, fd: Int32) {
         self.worker = worker
@@ -64,25 +71,65 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         return .success(connection)
     }
 
-    /// Room for another stream now (ready) or once connected (connecting).
+    /// The peer's SETTINGS have been processed: `availableStreamSlots` uses its limit.
+    private var peerSettingsKnown: Bool {
+        peerPrefaceBytesSeen >= 9 && peerPrefaceBytesSeen >= 9 + peerPrefacePayloadLength
+    }
+
+    /// Room for another stream now (ready) or once connected (connecting, or ready before the
+    /// peer's SETTINGS arrived: the exchange waits for them).
     var hasCapacity: Bool {
         switch state {
         case .connecting: waiting.count < worker.http2Settings.maxConcurrentStreams
+        case .ready where !peerSettingsKnown:
+            !retired && !session.goAwayReceived && streams.count + waiting.count < worker.http2Settings.maxConcurrentStreams
         case .ready: !retired && !session.goAwayReceived && session.availableStreamSlots > 0
         case .closed: false
         }
     }
 
-    /// Opens a stream for `exchange` now, or when the connection is up.
+    /// Opens a stream for `exchange` now, or when the connection is up and the peer's limits known.
     func open(_ exchange: StreamExchange) {
         switch state {
         case .connecting:
+            waiting.append(exchange)
+        case .ready where !peerSettingsKnown && !streams.isEmpty:
             waiting.append(exchange)
         case .ready:
             submit(exchange)
         case .closed:
             exchange.upstreamStreamClosed(.refused)
         }
+    }
+
+    /// Opens streams for waiting exchanges while the peer allows more (after its SETTINGS, and
+    /// as streams close, which they do while input is processed and output produced: so this
+    /// runs after both). Never from inside the session's callbacks (nghttp2 is not re-entrant);
+    /// `submit` schedules the flush that sends what it opened.
+    private func submitWaiting() {
+        guard state == .ready, peerSettingsKnown else { return }
+        while !waiting.isEmpty && !retired && !session.goAwayReceived && session.availableStreamSlots > 0 {
+            submit(waiting.removeFirst())
+        }
+        if !waiting.isEmpty && (retired || session.goAwayReceived) {
+            // This connection will take no more streams: the exchanges look for another one.
+            let moved = waiting
+            waiting.removeAll()
+            for exchange in moved { exchange.upstreamStreamClosed(.refused) }
+        }
+    }
+
+    /// Follows the peer's first frame (its SETTINGS) through `bytes` read from the socket, which
+    /// the session is about to process: once it is complete, the peer's limits are known.
+    private func notePeerPreface(_ bytes: UnsafeRawBufferPointer) {
+        var index = 0
+        // The 24-bit payload length opens the frame header (RFC 9113 §4.1).
+        while peerPrefaceBytesSeen < 3 && index < bytes.count {
+            peerPrefacePayloadLength = peerPrefacePayloadLength << 8 | Int(bytes[index])
+            peerPrefaceBytesSeen += 1
+            index += 1
+        }
+        peerPrefaceBytesSeen += bytes.count - index
     }
 
     private func submit(_ exchange: StreamExchange) {
@@ -140,6 +187,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         if events == EventLoop.Events.resume {
             flushScheduled = false
             flush()
+            submitWaiting()
             finishIfDone()
             return
         }
@@ -179,9 +227,8 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     private func becomeReady() {
         state = .ready
         canWrite = true
-        let queued = waiting
-        waiting.removeAll()
-        for exchange in queued { submit(exchange) }
+        // One stream goes out with our preface; the rest wait for the peer's SETTINGS.
+        if !waiting.isEmpty { submit(waiting.removeFirst()) }
         flush()
     }
 
@@ -207,14 +254,22 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
                 return
             case .done(let count):
                 chunk.end += count
-                if case .failed = session.receive(chunk.validBytes, now: worker.loop.now) {
-                    worker.stats.upstreamFailures[UpstreamFailure.malformedResponse.rawValue] &+= 1
-                }
+                if !peerSettingsKnown { notePeerPreface(chunk.validBytes) }
+                let outcome = session.receive(chunk.validBytes, now: worker.loop.now)
                 worker.buffers.give(chunk)
+                if case .failed = outcome {
+                    // The peer broke the protocol (or is not an HTTP/2 server at all): our GOAWAY
+                    // goes out if the socket takes it, and every exchange on the connection fails
+                    // now, instead of waiting for its response timeout.
+                    flush()
+                    fail(.malformedResponse, beforeConnect: false)
+                    return
+                }
                 if count < asked { canRead = false }
             }
         }
         flush()
+        submitWaiting()
         finishIfDone()
     }
 
@@ -264,11 +319,18 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     }
 
     private func finishIfDone() {
-        guard state == .ready else { return }
-        if output == nil && session.isFinished { close() }
+        guard state == .ready, output == nil, session.isFinished else { return }
+        if session.failure != nil {
+            // The session ended on a protocol error, found by us or answered by nghttp2 with
+            // GOAWAY (a peer whose first bytes are not a SETTINGS frame, e.g. an HTTP/1.1 server):
+            // no stream still open on it will get an answer.
+            fail(.malformedResponse, beforeConnect: false)
+        } else {
+            close()
+        }
     }
 
-    /// The connection broke: every exchange on it hears why.
+    /// The connection broke: every exchange on it hears why (each counts the failure once).
     private func fail(_ failure: UpstreamFailure, beforeConnect: Bool) {
         let affectedStreams = streams
         let affectedWaiting = waiting
@@ -295,6 +357,10 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         let orphans = waiting
         waiting.removeAll()
         for exchange in orphans { exchange.upstreamConnectFailed(.connectError) }
+        // Streams the session never reported closed end here, not at their response timeout.
+        let unfinished = streams
+        streams.removeAll()
+        for (_, exchange) in unfinished { exchange.upstreamConnectionFailed(.closedEarly) }
     }
 
     // MARK: HTTP2SessionDelegate

@@ -306,7 +306,10 @@ extension StreamExchange: UpstreamOwner {
     }
 
     /// The HTTP/1.1 head as an HTTP/2 response head: `:status`, then the fields lower-cased,
-    /// without connection-specific ones (content-length kept for a length-framed body).
+    /// without connection-specific ones (content-length kept for a length-framed body) and
+    /// without the fields the `Connection` header names, which the parser marked hop-by-hop
+    /// (RFC 9110 §7.6.1: a proxy removes them before forwarding; RFC 9113 §8.2.2: they have no
+    /// place in HTTP/2).
     private func h1SendResponseHead(status: Int, framing: ResponseBodyFraming) {
         guard let downstream, downstreamOpenForResponse else { return }
         self.status = status
@@ -316,7 +319,8 @@ extension StreamExchange: UpstreamOwner {
         statusText.withUnsafeBytes { block.append(name: ":status", value: $0) }
         statusText.removeAll()
         let headers = worker.responseHeaders
-        for field in headers.fields {
+        let lines = headers.lines
+        for (index, field) in headers.fields.enumerated() where !lines[index].hopByHop {
             let kind = KnownHeader(name: field.name)
             if kind == .contentLength, case .contentLength = framing {
                 block.append(name: "content-length", value: field.value)

@@ -122,6 +122,9 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
         case .idle: break
         case .closed: return fail(status: 14, message: "the server closed the connection")
         case .failed: return fail(status: 14, message: "the connection failed")
+        case .protocolError:
+            _ = transport.flush(session) // our GOAWAY, if the socket takes it
+            return fail(status: 13, message: "the server broke the HTTP/2 protocol")
         }
         guard !finished else { return }
         if transport.flush(session) != .idle { return fail(status: 14, message: "the connection failed") }

@@ -146,7 +146,7 @@ public final class GRPCServerConnection: EventHandler, HTTP2SessionDelegate {
         }
         transport.canRead = true
         transport.canWrite = true
-        if let initialBytes { transport.feed(initialBytes, to: session, now: loop.now) }
+        if let initialBytes { _ = transport.feed(initialBytes, to: session, now: loop.now) }
         drive()
     }
 
@@ -176,7 +176,10 @@ public final class GRPCServerConnection: EventHandler, HTTP2SessionDelegate {
     private func drive() {
         guard !closed else { return }
         lastActivity = loop.now
-        if transport.read(into: session, now: loop.now) != .idle { return close() }
+        switch transport.read(into: session, now: loop.now) {
+        case .closed, .failed: return close()
+        case .idle, .protocolError: break // a GOAWAY goes out below; the session then finishes
+        }
         if transport.flush(session) != .idle { return close() }
         if transport.isDrained && session.isFinished { return close() }
         loop.setTimer(slot, deadline: loop.now + Self.idleMilliseconds)

@@ -4,7 +4,7 @@ Every malformed request must get a devmesh error (400, or 431/501/505 where the 
 so), the downstream connection must be closed (the framing can no longer be trusted), and the
 upstream must not receive the request. Each family has a valid counterpart that must go
 through, so a proxy that rejects everything cannot pass. Anchors: RFC 9112 §2.2, §3, §5, §6,
-§7.1 and the devmesh targets in /work/shared/notes/reliability.md §2.
+§7.1 and the devmesh targets in notes/reliability.md §2.
 """
 
 from __future__ import annotations

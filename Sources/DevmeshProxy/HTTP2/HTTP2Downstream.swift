@@ -5,12 +5,9 @@ import DevmeshIO
 /// A client's h2c connection: the socket on one side, an `HTTP2Session` (server role) on the
 /// other, and one `StreamExchange` per open stream. Every stream is routed on its own.
 ///
-/// I/O follows the HTTP/1.1 session's rules: edge-triggered readiness, read into a pooled chunk
-/// (given back as soon as the session has consumed it: nghttp2 keeps partial frames itself),
-/// and output produced into one pooled chunk per loop turn, written with one `send`; what the
-/// kernel does not take waits for the writable edge, and nothing more is produced meanwhile
-/// (the session's bounded queues then push back on the streams).
-final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConnection {
+/// Socket I/O is `HTTP2Transport`'s; output is flushed once per loop turn (`scheduleFlush`), so
+/// frames that several exchanges add in one turn leave together.
+final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConnection, TurnFlushedSession {
     unowned(unsafe) let worker: Worker
     let fd: Int32
     let slot: Slot
@@ -18,9 +15,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     let session: HTTP2Session
     /// Open streams and their exchanges.
     private var exchanges: [Int32: StreamExchange] = [:]
-    private var output: IOBuffer?
-    private var canRead = true
-    private var canWrite = true
+    private let transport: HTTP2Transport
     private var closed = false
     private var draining = false
     private var drainStartedAt: Int64 = 0
@@ -49,6 +44,9 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         self.slot = slot
         self.initialBytes = initialBytes
         session = HTTP2Session(role: .server, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
+        transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
+        transport.canRead = true
+        transport.canWrite = true
         lastActivity = worker.loop.now
         session.delegate = self
         exchanges.reserveCapacity(worker.http2Settings.maxConcurrentStreams)
@@ -59,7 +57,10 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         worker.stats.http2Connections &+= 1
         if let bytes = initialBytes {
             initialBytes = nil
-            feed(bytes.validBytes)
+            lastActivity = worker.loop.now
+            if transport.feed(bytes.validBytes, to: session, now: worker.loop.now) == .protocolError {
+                countFailure()
+            }
             worker.buffers.give(bytes)
         }
         drive()
@@ -81,10 +82,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
             if peerHalfClosed { close() }
             return
         }
-        if events & (EventLoop.Events.readable | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
-            canRead = true
-        }
-        if events & EventLoop.Events.writable != 0 { canWrite = true }
+        transport.note(events)
         drive()
     }
 
@@ -119,42 +117,20 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     /// Reads what the socket has, feeds the session, writes what it produced.
     private func drive() {
-        while canRead && !closed && session.wantsRead {
-            var chunk = worker.buffers.take()
-            let asked = chunk.capacity - chunk.end
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.read(fd, chunk.base + chunk.end, asked)
-            } catch {
-                worker.buffers.give(chunk)
-                close()
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canRead = false
-                worker.buffers.give(chunk)
-            case .done(0):
-                worker.buffers.give(chunk)
-                close()
-                return
-            case .done(let count):
-                chunk.end += count
-                feed(chunk.validBytes)
-                worker.buffers.give(chunk)
-                if count < asked { canRead = false }
-            }
+        guard !closed else { return }
+        let now = worker.loop.now
+        switch transport.read(into: session, now: now, willReceive: { _ in lastActivity = now }) {
+        case .idle: break
+        case .protocolError: countFailure() // the GOAWAY goes out below, then the linger
+        case .closed, .failed: return close()
         }
         flush()
         finishIfDone()
         armTimer()
     }
 
-    private func feed(_ bytes: UnsafeRawBufferPointer) {
-        lastActivity = worker.loop.now
-        if case .failed(let error) = session.receive(bytes, now: worker.loop.now) {
-            worker.stats.countHTTP2Failure(error)
-        }
+    private func countFailure() {
+        if let failure = session.failure { worker.stats.countHTTP2Failure(failure) }
     }
 
     /// Asks for a flush at the end of this loop turn (from another connection's events).
@@ -167,45 +143,11 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     /// Writes pending output, then whatever the session produces, until the kernel stops taking it.
     func flush() {
         guard !closed else { return }
-        while canWrite {
-            if output == nil {
-                guard session.wantsWrite else { return }
-                var chunk = worker.buffers.take()
-                chunk.start = 0
-                chunk.end = session.produce(into: UnsafeMutableRawBufferPointer(start: chunk.base, count: chunk.capacity))
-                guard chunk.end > 0 else {
-                    worker.buffers.give(chunk)
-                    return
-                }
-                output = chunk
-            }
-            var pending = output!
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.send(fd, pending.base + pending.start, pending.count)
-            } catch {
-                close()
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canWrite = false
-                return
-            case .done(let sent):
-                pending.start += sent
-                if pending.isEmpty {
-                    worker.buffers.give(pending)
-                    output = nil
-                } else {
-                    output = pending
-                    canWrite = false
-                }
-            }
-        }
+        if transport.flush(session) == .failed { close() }
     }
 
     private func finishIfDone() {
-        guard !closed, !lingering, output == nil, session.isFinished else { return }
+        guard !closed, !lingering, transport.isDrained, session.isFinished else { return }
         if session.failure != nil && !peerHalfClosed {
             lingerAfterGoAway()
         } else {
@@ -244,10 +186,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         worker.stats.add(session.counters)
         for (_, exchange) in exchanges { exchange.downstreamClosed() }
         exchanges.removeAll()
-        if let output {
-            worker.buffers.give(output)
-            self.output = nil
-        }
+        transport.release()
         if let initialBytes {
             worker.buffers.give(initialBytes)
             self.initialBytes = nil
@@ -262,22 +201,6 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     func respond(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>, endStream: Bool) {
         session.submitResponse(stream, headers: headers, endStream: endStream)
-        scheduleFlush()
-    }
-
-    func send(_ stream: HTTP2StreamID, _ bytes: UnsafeRawBufferPointer, endStream: Bool) -> HTTP2SendResult {
-        let result = session.submitData(stream, bytes, endStream: endStream)
-        scheduleFlush()
-        return result
-    }
-
-    func sendTrailers(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>) {
-        session.submitTrailers(stream, headers: headers)
-        scheduleFlush()
-    }
-
-    func consumed(_ stream: HTTP2StreamID, byteCount: Int) {
-        session.consume(stream, byteCount: byteCount)
         scheduleFlush()
     }
 

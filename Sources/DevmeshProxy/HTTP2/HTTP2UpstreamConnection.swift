@@ -7,7 +7,7 @@ import DevmeshIO
 /// reached. GOAWAY from the upstream retires the connection: no new stream opens on it, streams
 /// it never processed are handed back to their exchanges (which retry them elsewhere), and it
 /// closes once the rest are done.
-final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
+final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlushedSession {
     enum State { case connecting, ready, closed }
 
     unowned(unsafe) let worker: Worker
@@ -19,9 +19,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     private var streams: [Int32: StreamExchange] = [:]
     /// Exchanges that chose this connection while it was connecting.
     private var waiting: [StreamExchange] = []
-    private var output: IOBuffer?
-    private var canRead = false
-    private var canWrite = false
+    private let transport: HTTP2Transport
     private var flushScheduled = false
     private var idleSince: Int64
     /// The address left the route table: no new stream; close when the last one ends.
@@ -39,6 +37,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         self.pool = pool
         self.fd = fd
         session = HTTP2Session(role: .client, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
+        transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
         idleSince = worker.loop.now
         session.delegate = self
     }
@@ -165,22 +164,6 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         waiting.removeAll { $0 === exchange }
     }
 
-    func send(_ stream: HTTP2StreamID, _ bytes: UnsafeRawBufferPointer, endStream: Bool) -> HTTP2SendResult {
-        let result = session.submitData(stream, bytes, endStream: endStream)
-        scheduleFlush()
-        return result
-    }
-
-    func sendTrailers(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>) {
-        session.submitTrailers(stream, headers: headers)
-        scheduleFlush()
-    }
-
-    func consumed(_ stream: HTTP2StreamID, byteCount: Int) {
-        session.consume(stream, byteCount: byteCount)
-        scheduleFlush()
-    }
-
     // MARK: EventHandler
 
     func handleEvents(_ events: UInt32) {
@@ -191,10 +174,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
             finishIfDone()
             return
         }
-        if events & (EventLoop.Events.readable | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
-            canRead = true
-        }
-        if events & EventLoop.Events.writable != 0 { canWrite = true }
+        transport.note(events)
         if state == .connecting {
             guard events & (EventLoop.Events.writable | EventLoop.Events.error | EventLoop.Events.hangUp) != 0 else { return }
             worker.loop.cancelTimer(slot)
@@ -226,47 +206,27 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
 
     private func becomeReady() {
         state = .ready
-        canWrite = true
+        transport.canWrite = true
         // One stream goes out with our preface; the rest wait for the peer's SETTINGS.
         if !waiting.isEmpty { submit(waiting.removeFirst()) }
         flush()
     }
 
     private func drive() {
-        while canRead && state == .ready {
-            var chunk = worker.buffers.take()
-            let asked = chunk.capacity - chunk.end
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.read(fd, chunk.base + chunk.end, asked)
-            } catch {
-                worker.buffers.give(chunk)
-                fail(.reset, beforeConnect: false)
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canRead = false
-                worker.buffers.give(chunk)
-            case .done(0):
-                worker.buffers.give(chunk)
-                fail(.closedEarly, beforeConnect: false)
-                return
-            case .done(let count):
-                chunk.end += count
-                if !peerSettingsKnown { notePeerPreface(chunk.validBytes) }
-                let outcome = session.receive(chunk.validBytes, now: worker.loop.now)
-                worker.buffers.give(chunk)
-                if case .failed = outcome {
-                    // The peer broke the protocol (or is not an HTTP/2 server at all): our GOAWAY
-                    // goes out if the socket takes it, and every exchange on the connection fails
-                    // now, instead of waiting for its response timeout.
-                    flush()
-                    fail(.malformedResponse, beforeConnect: false)
-                    return
-                }
-                if count < asked { canRead = false }
-            }
+        guard state == .ready else { return }
+        let outcome = transport.read(into: session, now: worker.loop.now, willReceive: { bytes in
+            if !peerSettingsKnown { notePeerPreface(bytes) }
+        })
+        switch outcome {
+        case .idle: break
+        case .protocolError:
+            // The peer broke the protocol (or is not an HTTP/2 server at all): our GOAWAY goes
+            // out if the socket takes it, and every exchange on the connection fails now,
+            // instead of waiting for its response timeout.
+            flush()
+            return fail(.malformedResponse, beforeConnect: false)
+        case .closed: return fail(.closedEarly, beforeConnect: false)
+        case .failed: return fail(.reset, beforeConnect: false)
         }
         flush()
         submitWaiting()
@@ -281,45 +241,11 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
 
     private func flush() {
         guard state == .ready else { return }
-        while canWrite {
-            if output == nil {
-                guard session.wantsWrite else { return }
-                var chunk = worker.buffers.take()
-                chunk.start = 0
-                chunk.end = session.produce(into: UnsafeMutableRawBufferPointer(start: chunk.base, count: chunk.capacity))
-                guard chunk.end > 0 else {
-                    worker.buffers.give(chunk)
-                    return
-                }
-                output = chunk
-            }
-            var pending = output!
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.send(fd, pending.base + pending.start, pending.count)
-            } catch {
-                fail(.reset, beforeConnect: false)
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canWrite = false
-                return
-            case .done(let sent):
-                pending.start += sent
-                if pending.isEmpty {
-                    worker.buffers.give(pending)
-                    output = nil
-                } else {
-                    output = pending
-                    canWrite = false
-                }
-            }
-        }
+        if transport.flush(session) == .failed { fail(.reset, beforeConnect: false) }
     }
 
     private func finishIfDone() {
-        guard state == .ready, output == nil, session.isFinished else { return }
+        guard state == .ready, transport.isDrained, session.isFinished else { return }
         if session.failure != nil {
             // The session ended on a protocol error, found by us or answered by nghttp2 with
             // GOAWAY (a peer whose first bytes are not a SETTINGS frame, e.g. an HTTP/1.1 server):
@@ -344,10 +270,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        if let output {
-            worker.buffers.give(output)
-            self.output = nil
-        }
+        transport.release()
         pool.http2Connections.removeAll { $0 === self }
         worker.loop.deregister(slot)
         Syscall.close(fd)

@@ -236,7 +236,8 @@ def test_idle_pooled_connection_to_a_removed_sandbox_is_closed(mesh):
 def test_propagation_time_over_100_creates_and_deletes(mesh):
     """Each of 100 creates and 100 deletes is timed from the REST call's return to the first
     request the proxy routes accordingly (a tight loop on one keep-alive connection). The figures
-    are printed; p99 must stay under a generous CI bound (the target on loopback is 50 ms)."""
+    are printed (`pytest -s`); p99 must stay under a generous CI bound (the target on loopback is
+    50 ms), and the median under 4 ms."""
     m = mesh(1)
     sandbox = m.sandboxes[0]
     creates, deletes = [], []
@@ -251,6 +252,9 @@ def test_propagation_time_over_100_creates_and_deletes(mesh):
         lines.append(f"propagation {what}: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(values) * 1000:.2f} ms "
                      f"(n={len(values)})")
         assert p99 < 500, lines[-1]
+        # A change is built at the end of the control loop's turn, not at the next 10 ms timer
+        # tick (which made the median about 9 ms); the median on loopback is well under 1 ms.
+        assert p50 < 4, lines[-1]
     print("\n" + "\n".join(lines))
     assert m.dm.metrics().value("devmesh_agent_ops_total", result="applied") == 200
 

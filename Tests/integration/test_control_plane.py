@@ -186,6 +186,9 @@ def test_routes_and_metrics_show_the_watch_and_the_table_version(mesh):
     assert metrics.value("devmesh_agent_rules", workload=cp.WORKLOAD) == 3
     assert metrics.value("devmesh_agent_synced") == 1
     assert metrics.value("devmesh_agent_reconnects_total") == 0
+    # What a change costs the control thread: the last build, and the sum over all of them.
+    last = metrics.value("devmesh_agent_last_rebuild_microseconds")
+    assert 0 < last <= metrics.value("devmesh_agent_rebuild_microseconds_total")
     assert sorted(cp.routed_keys(m.dm)) == sorted(keys)
 
 

@@ -21,6 +21,10 @@ final class ControlPlaneClient {
     private(set) var updatesApplied: UInt64 = 0
     private(set) var updatesRefused: UInt64 = 0
     private(set) var lastRefusal = ""
+    /// Wall time of the last table build from agent rules (merge, compile, resolve, publish), and
+    /// the sum over all builds: what a route change costs the control thread.
+    private(set) var lastRebuildMicroseconds: Int64 = 0
+    private(set) var rebuildMicrosecondsTotal: Int64 = 0
 
     init(settings: AgentSettings, loop: EventLoop, onChange: @escaping () -> Void) throws(AddressError) {
         self.settings = settings
@@ -62,7 +66,10 @@ final class ControlPlaneClient {
         guard rebuild == nil else { return }
         rebuild = EndOfTurnTask(loop: loop) { [unowned self] in
             self.rebuild = nil
+            let start = AccessLogRecord.monotonicMicroseconds()
             self.onChange()
+            self.lastRebuildMicroseconds = AccessLogRecord.monotonicMicroseconds() - start
+            self.rebuildMicrosecondsTotal &+= self.lastRebuildMicroseconds
         }
     }
 

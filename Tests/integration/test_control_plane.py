@@ -278,3 +278,22 @@ def test_an_agent_that_is_not_a_grpc_server_is_not_followed(devmesh, upstream):
         tid = new_id()
         assert_routed(get(dm.port, "/", [*cp.baggage("any"), ("x-test-id", tid)]), tid, baseline)
         assert "watch ended" in cp.agent_state(dm)["watches"][0]["last_problem"]
+
+
+def test_grpc_get_returns_every_rule_however_large(agent, routes_pb2):
+    """GetWorkloadRoutingRules answers in one message; 400 rules (about 30 KB) do not fit the
+    stream's 16 KB send buffer, and every rule must still arrive, before the OK status."""
+    import grpc
+    a = agent()
+    keys = {cp.create_sandbox(a, cp.sandbox_to(f"many-{i}", "127.0.0.1:9")) for i in range(400)}
+    channel = grpc.insecure_channel(f"127.0.0.1:{a.grpc_port}")
+    try:
+        stub = routes_pb2.grpc_stubs.RoutesStub(channel)
+        workload = routes_pb2.BaselineWorkload(kind=cp.KIND, namespace=cp.NAMESPACE, name=cp.NAME)
+        reply = stub.GetWorkloadRoutingRules(routes_pb2.WorkloadRoutingRulesRequest(baseline_workload=workload),
+                                             timeout=10)
+    finally:
+        channel.close()
+    assert reply is not None, "no response message before the status"
+    assert {r.routing_key for r in reply.routingRules} == keys
+    assert reply.ByteSize() > 16 * 1024, "the reply should not fit the stream's send buffer"

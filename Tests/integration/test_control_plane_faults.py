@@ -9,9 +9,12 @@ each ±10 % jitter; a successful SYNCED resets it.
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
+
+import pytest
 
 from harness import controlplane as cp
 from harness import devmesh as dmconf
@@ -248,3 +251,31 @@ def test_reconnects_back_off_doubling_with_jitter(devmesh, upstream):
     # With ±10 % jitter the six gaps spread; without it they would agree to a tick (1 %).
     assert max(ratios) - min(ratios) > 0.02, f"no jitter visible: {ratios}"
     print("\nbackoff gaps / expected: " + ", ".join(f"{x:.3f}" for x in ratios))
+
+
+@pytest.mark.parametrize("watch_buffer", [1, None], ids=["cut-off", "catches-up"])
+def test_a_proxy_that_stops_reading_loses_no_change(mesh, watch_buffer):
+    """A proxy that stops reading its watch (SIGSTOP) while 1,500 sandboxes are created: the
+    agent's stream fills (HTTP/2 window, then the stream's buffer), the backlog waits in the
+    watch's bounded queue. With `--watch-buffer 1` the agent ends the stream with UNAVAILABLE
+    ("fell behind") and the proxy, running again, watches again and resyncs; with the default
+    bound (4096) the proxy simply catches up on the same stream. Either way every sandbox routes:
+    no change is lost on the way."""
+    m = mesh(1, agent_args=("--watch-buffer", str(watch_buffer)) if watch_buffer else ())
+    sandbox = m.sandboxes[0]
+    m.dm.send_signal(signal.SIGSTOP)
+    try:
+        keys = [cp.create_sandbox(m.agent, cp.sandbox_to(f"burst-{i}", sandbox.address)) for i in range(1500)]
+    finally:
+        m.dm.send_signal(signal.SIGCONT)
+    if watch_buffer:
+        net.wait_until(lambda: m.dm.metrics().value("devmesh_agent_reconnects_total") >= 1, 5,
+                       "the watch cut off by the agent")
+        assert "fell behind" in cp.agent_state(m.dm)["watches"][0]["last_problem"]
+    net.wait_until(lambda: cp.agent_state(m.dm)["watches"][0]["rules"] == len(keys),
+                   pending_backoff_bound(m.dm) + 2, "every rule in the proxy")
+    cp.wait_watch_state(m.dm, "synced", 1)
+    assert m.dm.metrics().value("devmesh_agent_reconnects_total") == (1 if watch_buffer else 0)
+    assert set(cp.routed_keys(m.dm)) == set(keys)
+    for key in keys[::100] + keys[-3:]:
+        assert m.probe.ask(cp.baggage(key)) == sandbox.name, key

@@ -279,3 +279,21 @@ def test_a_proxy_that_stops_reading_loses_no_change(mesh, watch_buffer):
     assert set(cp.routed_keys(m.dm)) == set(keys)
     for key in keys[::100] + keys[-3:]:
         assert m.probe.ask(cp.baggage(key)) == sandbox.name, key
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="no HTTP/2 keepalive PING on the watch yet: DevmeshHTTP2 has no PING API "
+                                       "for clients (only the graceful-shutdown PING), so a hung agent keeps the "
+                                       "proxy 'synced' on a stale table until the connection fails")
+def test_a_hung_agent_is_noticed_like_the_reference_client_does(mesh):
+    """The reference client pings every 5 s and gives up after 15 s without an answer
+    (routes-api.md §3). An agent that stops answering without closing its connection (SIGSTOP:
+    the kernel still holds the socket open) should be noticed within about 20 s, and the watch
+    should back off and reconnect, instead of staying "synced" forever."""
+    m = mesh(1)
+    m.agent.proc.send_signal(signal.SIGSTOP)
+    try:
+        net.wait_until(lambda: cp.watch_state(m.dm) != "synced", 22, "the watch noticing the hung agent",
+                       interval=0.5)
+    finally:
+        m.agent.proc.send_signal(signal.SIGCONT)

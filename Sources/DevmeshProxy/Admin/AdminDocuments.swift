@@ -111,6 +111,11 @@ enum AdminDocuments {
             out += "devmesh_agent_table_updates_total{result=\"refused\"} \(controlPlane.updatesRefused)\n"
             family("devmesh_agent_reconnects_total", "counter", "Watch streams lost and re-established.")
             out += "devmesh_agent_reconnects_total \(controlPlane.watches.reduce(UInt64(0)) { $0 &+ $1.reconnects })\n"
+            family("devmesh_agent_last_rebuild_microseconds", "gauge",
+                   "Time the last route table build from agent rules took (merge, compile, publish).")
+            out += "devmesh_agent_last_rebuild_microseconds \(controlPlane.lastRebuildMicroseconds)\n"
+            family("devmesh_agent_rebuild_microseconds_total", "counter", "Time spent building route tables from agent rules.")
+            out += "devmesh_agent_rebuild_microseconds_total \(controlPlane.rebuildMicrosecondsTotal)\n"
             family("devmesh_agent_synced", "gauge", "1 once every watch received a complete set of rules.")
             out += "devmesh_agent_synced \(controlPlane.synced ? 1 : 0)\n"
         }

@@ -12,6 +12,20 @@ public protocol GRPCClientCallDelegate: AnyObject {
     func grpcCall(_ call: GRPCClientCall, finishedWith status: Int, message: String)
 }
 
+/// A liveness check for a long-lived call: a PING every `intervalMilliseconds`, and the call
+/// fails (14 UNAVAILABLE) when one goes unanswered for `timeoutMilliseconds`. Without it a peer
+/// that stops reading but keeps its socket (a stopped process, a dead network path) would look
+/// like a quiet one for as long as TCP takes to give up.
+public struct GRPCKeepalive: Sendable, Equatable {
+    public var intervalMilliseconds: Int64
+    public var timeoutMilliseconds: Int64
+
+    public init(intervalMilliseconds: Int64, timeoutMilliseconds: Int64) {
+        self.intervalMilliseconds = intervalMilliseconds
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+}
+
 /// One gRPC call on its own h2c connection: made for long-lived server-streaming calls (the proxy's
 /// route watch), where one connection per call costs nothing and keeps failure handling simple.
 public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
@@ -31,12 +45,18 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     /// Reports the end outside the callback stack that found it.
     private var deferredFinish: TimerTask?
     private var statusMessage = ""
+    private let keepalive: GRPCKeepalive?
+    /// When the unanswered keepalive PING was sent.
+    private var pingSentAt: Int64?
 
     /// Connects to `address` and calls `path` with `request` (one message; the request side then
-    /// ends). `connectTimeoutMilliseconds` bounds the connect; the call itself has no deadline.
+    /// ends). `connectTimeoutMilliseconds` bounds the connect; the call itself has no deadline,
+    /// but with `keepalive` it ends when the server stops answering PINGs.
     public init(loop: EventLoop, buffers: BufferPool, address: SocketAddress, authority: String, path: String,
-                request: [UInt8], delegate: any GRPCClientCallDelegate, connectTimeoutMilliseconds: Int64 = 2000) {
+                request: [UInt8], delegate: any GRPCClientCallDelegate, connectTimeoutMilliseconds: Int64 = 2000,
+                keepalive: GRPCKeepalive? = nil) {
         self.loop = loop
+        self.keepalive = keepalive
         self.delegate = delegate
         self.request = GRPCMessageFraming.frame(request)
         var fd: Int32 = -1
@@ -104,7 +124,24 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     }
 
     public func handleTimer() {
-        if !connected { fail(status: 14, message: "connect timed out") }
+        guard !finished else { return }
+        guard connected else { return fail(status: 14, message: "connect timed out") }
+        guard let keepalive else { return }
+        let now = loop.now
+        if let sentAt = pingSentAt, (session.lastPingAckAt ?? Int64.min) < sentAt {
+            if now - sentAt >= keepalive.timeoutMilliseconds {
+                return fail(status: 14, message: "the server did not answer a keepalive PING "
+                                + "within \(keepalive.timeoutMilliseconds) ms")
+            }
+            // Still waiting for the ACK: one PING in flight is enough.
+            loop.setTimer(slot, deadline: min(sentAt + keepalive.timeoutMilliseconds,
+                                               now + keepalive.intervalMilliseconds))
+            return
+        }
+        session.ping()
+        pingSentAt = now
+        scheduleFlush()
+        loop.setTimer(slot, deadline: now + min(keepalive.intervalMilliseconds, keepalive.timeoutMilliseconds))
     }
 
     private func becomeConnected() {
@@ -113,6 +150,7 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
         stream = session.submitRequest(headers: headers.fields, endStream: false)
         guard let stream else { return fail(status: 14, message: "cannot open a stream") }
         _ = request.withUnsafeBytes { session.submitData(stream, $0, endStream: true) }
+        if let keepalive { loop.setTimer(slot, deadline: loop.now + keepalive.intervalMilliseconds) }
         drive()
     }
 

@@ -281,15 +281,49 @@ def test_a_proxy_that_stops_reading_loses_no_change(mesh, watch_buffer):
         assert m.probe.ask(cp.baggage(key)) == sandbox.name, key
 
 
+def test_keepalive_drops_a_hung_agent_and_keeps_a_quiet_one(agent, upstream, devmesh):
+    """Keepalive PINGs every 200 ms, 800 ms to answer. A quiet but live agent keeps its watch (no
+    change for 2 s, no reconnect: the PINGs are answered); a stopped one (SIGSTOP: the kernel
+    still holds its socket open, so only a PING can tell) loses it within the timeout, while the
+    table the proxy has stays in force; running again, the agent gets a new watch and a resync."""
+    a = agent()
+    sandbox, baseline = upstream("sandbox"), upstream("baseline")
+    key = cp.create_sandbox(a, cp.sandbox_to("kept", sandbox.address))
+    service = {**dmconf.service("route", [baseline.address]), "workload": cp.WORKLOAD,
+               "workload_port": cp.WORKLOAD_PORT}
+    dm = devmesh(config=cp.agent_config([service], a.grpc_port, keepalive_interval="200ms",
+                                        keepalive_timeout="800ms"))
+    cp.wait_watch_state(dm, "synced", 10)
+    quiet_until = time.monotonic() + 2.0
+    while time.monotonic() < quiet_until:
+        assert cp.watch_state(dm) == "synced", "a live agent's watch was dropped"
+        time.sleep(0.1)
+    assert dm.metrics().value("devmesh_agent_reconnects_total") == 0
+
+    a.proc.send_signal(signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        net.wait_until(lambda: cp.watch_state(dm) != "synced", 5, "the watch noticing the hung agent",
+                       interval=0.05)
+        noticed = time.monotonic() - stopped
+        # The last answered PING may be up to one interval old when the agent stops.
+        assert noticed >= 0.6, f"dropped after {noticed:.2f}s, before the 800 ms timeout"
+        assert "keepalive" in cp.agent_state(dm)["watches"][0]["last_problem"]
+        tid = new_id()
+        assert_routed(get(dm.port, "/", [*cp.baggage(key), ("x-test-id", tid)]), tid, sandbox, [baseline])
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    cp.wait_watch_state(dm, "synced", pending_backoff_bound(dm) + 3)
+    assert dm.metrics().value("devmesh_agent_reconnects_total") >= 1
+    print(f"\nhung agent noticed after {noticed:.2f}s")
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="no HTTP/2 keepalive PING on the watch yet: DevmeshHTTP2 has no PING API "
-                                       "for clients (only the graceful-shutdown PING), so a hung agent keeps the "
-                                       "proxy 'synced' on a stale table until the connection fails")
 def test_a_hung_agent_is_noticed_like_the_reference_client_does(mesh):
-    """The reference client pings every 5 s and gives up after 15 s without an answer
+    """The defaults follow the reference client: a PING every 5 s, 15 s to answer
     (routes-api.md §3). An agent that stops answering without closing its connection (SIGSTOP:
-    the kernel still holds the socket open) should be noticed within about 20 s, and the watch
-    should back off and reconnect, instead of staying "synced" forever."""
+    the kernel still holds the socket open) is noticed within about 20 s, and the watch backs
+    off and reconnects, instead of staying "synced" forever."""
     m = mesh(1)
     m.agent.proc.send_signal(signal.SIGSTOP)
     try:
@@ -297,3 +331,4 @@ def test_a_hung_agent_is_noticed_like_the_reference_client_does(mesh):
                        interval=0.5)
     finally:
         m.agent.proc.send_signal(signal.SIGCONT)
+    cp.wait_watch_state(m.dm, "synced", pending_backoff_bound(m.dm) + 3)

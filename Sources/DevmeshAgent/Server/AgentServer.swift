@@ -2,21 +2,11 @@ import DevmeshIO
 import DevmeshRoutesAPI
 import Glibc
 
-/// Serves the gRPC port: `RoutesGRPCAcceptor` (the Routes API) by default; tests may pass
-/// `ClosingGRPCAcceptor`, which closes every connection at once.
+/// Serves the gRPC port: `RoutesGRPCAcceptor` (the Routes API) unless told otherwise.
 public protocol AgentGRPCAcceptor: AnyObject {
     /// Takes ownership of an accepted, non-blocking, close-on-exec socket. Called on the agent's
     /// loop thread, the same thread as `service` and its `RulesIndex`.
     func accept(_ fd: Int32, loop: EventLoop, service: AgentService)
-}
-
-/// The placeholder: closes every connection at once (a gRPC client sees UNAVAILABLE).
-public final class ClosingGRPCAcceptor: AgentGRPCAcceptor {
-    public init() {}
-
-    public func accept(_ fd: Int32, loop: EventLoop, service: AgentService) {
-        Syscall.close(fd)
-    }
 }
 
 /// Where the agent listens and keeps its data.

@@ -70,7 +70,8 @@ struct ConfigDecoder {
                                   routing: RoutingSpec(services: services, carriers: carriers), agent: agent)
     }
 
-    /// `agent: { address: HOST:PORT, sync_timeout: 5s }`, or `agent: HOST:PORT`.
+    /// `agent: { address: HOST:PORT, sync_timeout: 5s, keepalive_interval: 5s, keepalive_timeout: 15s }`,
+    /// or `agent: HOST:PORT`.
     private func decodeAgent(_ value: YAMLValue, subscriptions: [WorkloadSubscription]) -> AgentSettings? {
         if case .scalar = value.node {
             guard let address = scalar(value, expecting: "HOST:PORT", AddressSyntax.endpoint) else { return nil }
@@ -82,8 +83,17 @@ struct ConfigDecoder {
         if let item = map.optional("sync_timeout", diagnostics), let parsed = duration(item, offAllowed: false) {
             timeout = parsed
         }
+        var keepaliveInterval = AgentSettings.defaultKeepaliveInterval
+        if let item = map.optional("keepalive_interval", diagnostics), let parsed = duration(item, offAllowed: true) {
+            keepaliveInterval = parsed
+        }
+        var keepaliveTimeout = AgentSettings.defaultKeepaliveTimeout
+        if let item = map.optional("keepalive_timeout", diagnostics), let parsed = duration(item, offAllowed: false) {
+            keepaliveTimeout = parsed
+        }
         guard let address else { return nil }
-        return AgentSettings(address: address, syncTimeout: timeout, subscriptions: subscriptions)
+        return AgentSettings(address: address, syncTimeout: timeout, keepaliveInterval: keepaliveInterval,
+                             keepaliveTimeout: keepaliveTimeout, subscriptions: subscriptions)
     }
 
     // MARK: - Process

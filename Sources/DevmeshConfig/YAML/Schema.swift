@@ -11,7 +11,7 @@ enum Schema {
         "listen", "workers", "admin", "drain_timeout", "access_log",
         "limits", "timeouts", "routing", "services", "agent",
     ])
-    static let agent = Section(path: "agent", keys: ["address", "sync_timeout"])
+    static let agent = Section(path: "agent", keys: ["address", "sync_timeout", "keepalive_interval", "keepalive_timeout"])
     static let limits = Section(path: "limits", keys: [
         "max_head_bytes", "max_header_count", "max_chunk_line_bytes", "max_trailer_bytes",
         "max_connections_per_worker", "upstream_max_idle_per_endpoint",

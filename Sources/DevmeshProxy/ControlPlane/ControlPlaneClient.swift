@@ -1,4 +1,5 @@
 import DevmeshConfig
+import DevmeshGRPC
 import DevmeshIO
 import DevmeshRoutesAPI
 import DevmeshRouting
@@ -32,8 +33,12 @@ final class ControlPlaneClient {
         self.onChange = onChange
         startedAt = loop.now
         let address = try SocketAddress.resolve(host: settings.address.host, port: settings.address.port)
+        let keepalive = settings.keepaliveInterval.isOff ? nil
+            : GRPCKeepalive(intervalMilliseconds: settings.keepaliveInterval.value,
+                            timeoutMilliseconds: settings.keepaliveTimeout.value)
         for subscription in settings.subscriptions {
-            watches.append(WorkloadWatch(subscription: subscription, address: address, loop: loop, buffers: buffers) {
+            watches.append(WorkloadWatch(subscription: subscription, address: address, keepalive: keepalive,
+                                         loop: loop, buffers: buffers) {
                 [unowned self] in self.scheduleRebuild()
             })
         }

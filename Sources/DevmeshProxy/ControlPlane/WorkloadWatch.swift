@@ -43,12 +43,15 @@ final class WorkloadWatch: GRPCClientCallDelegate {
     private(set) var opsRejected: UInt64 = 0
     private(set) var reconnects: UInt64 = 0
 
+    private let keepalive: GRPCKeepalive?
+
     static let minimumBackoffMilliseconds: Int64 = 1000
     static let maximumBackoffMilliseconds: Int64 = 30_000
 
-    init(subscription: WorkloadSubscription, address: SocketAddress, loop: EventLoop, buffers: BufferPool,
-         onRulesChanged: @escaping () -> Void) {
+    init(subscription: WorkloadSubscription, address: SocketAddress, keepalive: GRPCKeepalive?, loop: EventLoop,
+         buffers: BufferPool, onRulesChanged: @escaping () -> Void) {
         self.subscription = subscription
+        self.keepalive = keepalive
         self.address = address
         self.loop = loop
         self.buffers = buffers
@@ -64,7 +67,7 @@ final class WorkloadWatch: GRPCClientCallDelegate {
                                                    name: subscription.name)
         call = GRPCClientCall(loop: loop, buffers: buffers, address: address, authority: address.description,
                               path: "/routes.Routes/WatchWorkloadRoutingRules", request: filter.serializedBytes(),
-                              delegate: self)
+                              delegate: self, keepalive: keepalive)
     }
 
     func stop() {

@@ -67,11 +67,13 @@ def proxy_flags(agent_grpc_port: int, baseline: str, *extra: str) -> list[str]:
             "--workload-port", str(WORKLOAD_PORT), *extra]
 
 
-def agent_config(services: Sequence[dict[str, Any]], agent_port: int, sync_timeout: Optional[str] = None) -> str:
+def agent_config(services: Sequence[dict[str, Any]], agent_port: int, sync_timeout: Optional[str] = None,
+                 **agent_keys: str) -> str:
     """A config file (docs/configuration.md schema) whose services may name a `workload:`, with the
-    `agent:` section; listens and serves admin on kernel-chosen ports."""
+    `agent:` section (more of its keys as keyword arguments); listens and serves admin on
+    kernel-chosen ports."""
     doc: dict[str, Any] = {"listen": [f"{net.LOOPBACK}:0"], "admin": f"{net.LOOPBACK}:0", "drain_timeout": "2s"}
-    agent: dict[str, Any] = {"address": f"{net.LOOPBACK}:{agent_port}"}
+    agent: dict[str, Any] = {"address": f"{net.LOOPBACK}:{agent_port}", **agent_keys}
     if sync_timeout:
         agent["sync_timeout"] = sync_timeout
     doc["agent"] = agent

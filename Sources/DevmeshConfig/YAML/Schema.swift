@@ -10,6 +10,7 @@ enum Schema {
     static let topLevel = Section(path: "", keys: [
         "listen", "workers", "admin", "drain_timeout", "access_log",
         "limits", "timeouts", "routing", "services", "agent",
+        "handover_socket",
     ])
     static let agent = Section(path: "agent", keys: ["address", "sync_timeout", "keepalive_interval", "keepalive_timeout"])
     static let limits = Section(path: "limits", keys: [

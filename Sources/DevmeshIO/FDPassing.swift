@@ -51,11 +51,7 @@ public enum FDPassing {
         var address = try socketAddress(path)
         let fd = try Syscall.socket(domain: AF_UNIX, type: CDevmeshLinux_SOCK_SEQPACKET)
         do throws(Errno) {
-            let bound = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
+            let bound = withSockAddr(&address) { Glibc.bind(fd, $0, $1) }
             if bound != 0 { throw Syscall.failure("bind") }
             // Before listen(): until then a connect is refused, so the file is never open to
             // other users even for an instant.
@@ -83,11 +79,7 @@ public enum FDPassing {
         var address = try socketAddress(path)
         let fd = try Syscall.socket(domain: AF_UNIX, type: CDevmeshLinux_SOCK_SEQPACKET)
         while true {
-            let result = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
+            let result = withSockAddr(&address) { Glibc.connect(fd, $0, $1) }
             if result == 0 { return fd }
             let error = Syscall.failure("connect")
             if error.code == EINTR { continue }
@@ -239,6 +231,17 @@ public enum FDPassing {
     }
 
     // MARK: Addresses
+
+    private static func withSockAddr<R>(_ address: inout sockaddr_un,
+                                        _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        // SAFETY: sockaddr_un begins with the generic sockaddr header, and the length handed to
+        // the kernel is the whole sockaddr_un, so the kernel reads only the structure's bytes.
+        withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body($0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+    }
 
     private static func socketAddress(_ path: String) throws(Errno) -> sockaddr_un {
         let bytes = Array(path.utf8)

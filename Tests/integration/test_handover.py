@@ -33,10 +33,12 @@ import pytest
 import yaml
 
 from conftest import KEY, devmesh_command
+from harness import controlplane as cp
 from harness import net
 from harness.client import Client, build_request
 from harness.devmesh import Devmesh
 from harness.h2client import H2Client, request_headers
+from test_control_plane_support import fake_routes, routes_pb2  # noqa: F401  (fixtures)
 
 REFUSED_STREAM = 0x7
 DRAIN_TIMEOUT = 5.0  # seconds: what the old process gets; it must exit well within it
@@ -62,9 +64,12 @@ def proxies(tmp_path: Path, upstream: Any) -> Iterator[Any]:
     started: list[Devmesh] = []
 
     def make(services: list[dict[str, Any]], *, handover: Optional[Path], workers: int = 2,
-             listen: str = f"{net.LOOPBACK}:0", admin: str = f"{net.LOOPBACK}:0", wait: bool = True) -> Devmesh:
+             listen: str = f"{net.LOOPBACK}:0", admin: str = f"{net.LOOPBACK}:0", wait: bool = True,
+             agent: Optional[dict[str, Any]] = None) -> Devmesh:
         doc: dict[str, Any] = {"listen": [listen], "admin": admin, "workers": workers,
                                "drain_timeout": f"{DRAIN_TIMEOUT:g}s", "services": services}
+        if agent is not None:
+            doc["agent"] = agent
         if handover is not None:
             doc["handover_socket"] = str(handover)
         config = tmp_path / f"devmesh-{len(started)}.yaml"
@@ -448,6 +453,42 @@ def test_the_successor_hands_over_in_turn(proxies, upstream, socket_dir):
     third = handover(second, lambda: proxies(service(baseline), handover=sock), None)
     assert third.port == port
     assert Client(port).request("GET", "/").status == 200
+
+
+def test_a_successor_following_an_agent_takes_over_only_once_synced(proxies, upstream, socket_dir, fake_routes):
+    """Before its first SYNCED the successor's table has no sandbox routes: had it taken the
+    sockets then, keyed requests would have gone to the baseline. It waits; the old process
+    serves meanwhile; and no keyed request ever reaches the baseline."""
+    baseline, sandbox = upstream("baseline"), upstream("sandbox")
+    sock = socket_dir / "h.sock"
+    key = "keyed-sandbox"
+
+    def script(index: int, request: Any) -> list[Any]:
+        first = [server.op("ADD", server.rule(key, sandbox.address))]
+        return first + [server.op("SYNCED")] if index == 0 else first  # the successor waits for SYNCED
+
+    server = fake_routes(script)
+    services = [{**service(baseline)[0], "workload": cp.WORKLOAD, "workload_port": cp.WORKLOAD_PORT}]
+    agent = {"address": f"{net.LOOPBACK}:{server.port}", "sync_timeout": "30s"}
+    old = proxies(services, handover=sock, agent=agent)
+    cp.wait_watch_state(old, "synced", 10)
+    with Load(old.port, headers=(("baggage", f"sd-routing-key={key}"),)) as load:
+        load.run_for(LOAD_SECONDS)
+        new = proxies(services, handover=sock, agent=agent, wait=False)
+        starter = threading.Thread(target=new.start, daemon=True)
+        starter.start()
+        net.wait_until(lambda: new.proc is not None, 5, "the successor to be spawned")
+        new.wait_stderr("waiting for the routes from the agent before taking over", timeout=10)
+        second = server.wait_calls(2)
+        load.run_for(LOAD_SECONDS)  # a window in which the successor must not take over
+        assert "handed over" not in old.stderr_text, old.stderr_text
+        second.send(server.op("SYNCED"))
+        new.wait_stderr(r"handover: pid \d+ stopped accepting and is draining", timeout=10)
+        starter.join(timeout=10)
+        assert wait_exit(old, DRAIN_TIMEOUT + 3) == 0
+        load.run_for(LOAD_SECONDS)
+    assert_nothing_lost(load)
+    assert load.upstreams_seen.keys() == {"sandbox"}, load.upstreams_seen
 
 
 # ---- failed handovers: the new process still starts ---------------------------------------------

@@ -297,6 +297,37 @@ def test_f6_h2_response_timeout_is_504_on_the_stream(upstream: Any, h2_upstreams
     c.close()
 
 
+@pytest.mark.parametrize("kind", ["http1", "h2c"])
+def test_f7_h2_stalled_stream_is_reset_at_the_stream_idle_timeout(upstream: Any, h2_upstreams: Any,
+                                                                  devmesh: Any, kind: str) -> None:
+    """F7 (h2): the upstream sends the head and part of the body, then nothing. With
+    stream_idle 1 s the client's stream is reset (RST_STREAM, never END_STREAM) about a second
+    after the last byte, while a neighbour stream on the same connection streams on."""
+    up, protocol = slow_upstream(kind, upstream, h2_upstreams)
+    dm = proxy(devmesh, up.address, protocol, stream_idle="1s")
+    ledger = Ledger(deadline=5)
+    c = H2Client(dm.port)
+    size = 50_000
+    if kind == "http1":
+        path, extra = h1_path(size, "stall_mid_body", "delay_body=8"), []
+    else:
+        path, extra = behave(kind, size=str(size), stall="1")
+    started = time.monotonic()
+    stalled = send(c, ledger, "f7", path=path, size=size, extra=extra)
+    path, extra = behave(kind, size=str(NEIGHBOUR_SIZE))
+    neighbour = send(c, ledger, "f7-ok", path=path, size=NEIGHBOUR_SIZE, extra=extra)
+    results = settle(c, ledger, [stalled, neighbour], 5)
+    took = time.monotonic() - started
+    assert_cut(results[stalled[0]], size)
+    assert 0.8 <= took <= 3.0, f"reset after {took:.2f}s with a 1 s stream-idle timeout"
+    assert_neighbour_ok(ledger, neighbour[0])
+    after = send(c, ledger, "f7-after", path=path, size=NEIGHBOUR_SIZE, extra=extra)
+    settle(c, ledger, [after], 3)
+    assert_neighbour_ok(ledger, after[0])
+    ledger.check([up])
+    c.close()
+
+
 # ---- F9: the sandbox dies under HTTP/2 load --------------------------------------------------------
 
 class StreamLoad:

@@ -514,7 +514,7 @@ MIXED_H1_FAULTS = ["", "", "reset_before_head", "close_before_head", "reset_mid_
 
 def test_f3_f4_f5_h2_ledger_of_mixed_faults(upstream: Any, devmesh: Any) -> None:
     """F3-F5 (h2 -> h1) as one ledger run: 3 client connections × 60 streams, GETs and POSTs,
-    a third of them hitting an upstream that breaks before or during its response, many at once
+    two thirds of them hitting an upstream that breaks before or during its response, many at once
     on each connection. Every stream ends exactly once within its deadline (I1); each healthy one
     is ok with its exact body and no faulted one is ok (I2); no POST ran twice (I3); afterwards
     the proxy is back to its baseline descriptors, connections, buffers and memory (I5)."""

@@ -39,7 +39,7 @@ def _open_fds(pid: int) -> int:
 
 
 def test_f8_destination_removed_while_requests_are_in_flight(upstream, devmesh):
-    """A reload removes the sandbox while slow requests to it are in flight: they complete, and new
+    """F8: a reload removes the sandbox while slow requests to it are in flight: they complete, and new
     requests with the key go to the baseline."""
     baseline, sandbox = upstream("baseline"), upstream("sandbox")
     dm = devmesh(config=_routing_config(baseline.address, sandbox.address))
@@ -66,7 +66,7 @@ def test_f8_destination_removed_while_requests_are_in_flight(upstream, devmesh):
 
 
 def test_f9_sandbox_killed_under_load(upstream, devmesh):
-    """The sandbox dies while keyed requests stream at it: only the requests in flight at that
+    """F9 (h1): the sandbox dies while keyed requests stream at it: only the requests in flight at that
     moment may fail (and visibly, never as a truncated success); afterwards every keyed request
     gets a fast 502 naming the sandbox, and unkeyed traffic is untouched. Afterwards no socket
     to the dead sandbox is left open or half-closed (I5)."""
@@ -110,7 +110,7 @@ def test_f9_sandbox_killed_under_load(upstream, devmesh):
 
 
 def test_f15_out_of_descriptors_pauses_accept_without_spinning(upstream, devmesh):
-    """With the descriptor limit reached, accept pauses instead of spinning, a connection that was
+    """F15: with the descriptor limit reached, accept pauses instead of spinning, a connection that was
     already open keeps working, and once clients go away new ones are served again."""
     baseline = upstream("baseline")
     dm = devmesh("--baseline", baseline.address, "--workers", "1")
@@ -145,7 +145,7 @@ def test_f15_out_of_descriptors_pauses_accept_without_spinning(upstream, devmesh
 
 @pytest.mark.slow
 def test_f16_ten_thousand_idle_connections_cost_little_memory(upstream, devmesh):
-    """10,000 idle keep-alive connections (each served one request): the proxy's memory grows by at
+    """F16: 10,000 idle keep-alive connections (each served one request): the proxy's memory grows by at
     most 8 KiB per connection (notes target), and every connection still works afterwards."""
     baseline = upstream("baseline")
     dm = devmesh("--baseline", baseline.address, "--workers", "1")
@@ -191,7 +191,7 @@ def test_f16_ten_thousand_idle_connections_cost_little_memory(upstream, devmesh)
 
 
 def test_f17_a_slow_reader_keeps_proxy_memory_flat(nginx_upstream, devmesh):
-    """A client that reads a 64 MB response slowly: the proxy holds one buffer per direction
+    """F17 (slow read): a client that reads a 64 MB response slowly: the proxy holds one buffer per direction
     (backpressure), so its peak memory stays far below the body size."""
     ng = nginx_upstream("ngx", big_size=64 * 1024 * 1024)
     dm = devmesh("--baseline", ng.address, "--workers", "1")
@@ -212,7 +212,7 @@ def test_f17_a_slow_reader_keeps_proxy_memory_flat(nginx_upstream, devmesh):
 
 
 def test_f17_a_client_that_stops_reading_is_cut_at_the_stream_idle_timeout(nginx_upstream, devmesh):
-    """A client that never reads its large response: the proxy's writes block, and after the
+    """F17 (no read): a client that never reads its large response: the proxy's writes block, and after the
     stream-idle timeout the connection is closed (no unbounded wait, no unbounded buffer)."""
     ng = nginx_upstream("ngx", big_size=32 * 1024 * 1024)
     config = dmconf.render_config([dmconf.service("default", [ng.address])], timeouts={"stream_idle": "1s"},
@@ -229,8 +229,8 @@ def test_f17_a_client_that_stops_reading_is_cut_at_the_stream_idle_timeout(nginx
 
 
 def test_f17_a_trickled_request_body_is_cut_at_the_stream_idle_timeout(upstream, devmesh):
-    """A client that sends its head, then trickles its body and stops: the exchange is aborted at
-    the stream-idle timeout and the upstream never sees a complete request."""
+    """F17 (slow body): a client that sends its head, then trickles its body and stops: the exchange is
+    aborted at the stream-idle timeout and the upstream never sees a complete request."""
     baseline = upstream("baseline")
     config = dmconf.render_config([dmconf.service("default", [baseline.address])], timeouts={"stream_idle": "1s"})
     dm = devmesh(config=config)

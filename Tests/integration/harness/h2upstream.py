@@ -379,10 +379,12 @@ class _Connection:
             self.io.send(*data_frames(sid, half[:n], self.peer_max_frame, end_stream=False))
             self.conn_window -= n
             stream.send_window -= n
+        # The ledger is written before the cut goes out: a test may read it as soon as it sees
+        # the cut's effect downstream.
         if "x-reset-mid-body" in h:
-            self.io.send(RstStreamFrame(sid, int(h["x-reset-mid-body"])))
             request.outcome = "reset_sent"
             self.streams.pop(sid, None)
+            self.io.send(RstStreamFrame(sid, int(h["x-reset-mid-body"])))
         elif "x-drop-mid-body" in h:
             request.outcome = "reset_sent"
             sock = self.io.sock

@@ -464,6 +464,24 @@ final class StreamExchange: EventHandler {
         downstream.reset(downstreamStream, code: .cancel)
     }
 
+    /// Sends the request again on a new HTTP/1.1 connection after the keep-alive race (the
+    /// caller checked that nothing of a response arrived and that replaying is safe). At most once
+    /// per exchange, and only while the client still waits. False when it may not.
+    func replayOnFreshConnection(after failure: UpstreamFailure) -> Bool {
+        guard !retriedRefused, !responseHeadSent, downstreamOpen else { return false }
+        retriedRefused = true
+        countFailure(failure)
+        worker.stats.upstreamRetries &+= 1
+        h1.reset(worker: worker)
+        h1.freshConnectionOnly = true
+        leg = .none
+        endpointsTried = 0
+        upstreamRequestEnded = false
+        requestSentAt = 0
+        acquireUpstream()
+        return true
+    }
+
     /// Whether the request body can be sent again from the start (nothing of it was consumed yet).
     private var requestReplayable: Bool { requestEndsWithHead }
 

@@ -18,6 +18,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var drainTimeout: Milliseconds
     public var accessLog: AccessLogTarget
     public var http1: HTTP1Limits
+    public var http2: HTTP2Options
     public var limits: ProxyLimits
     public var timeouts: Timeouts
     public var routing: RoutingSpec
@@ -33,6 +34,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
                 drainTimeout: Milliseconds = ProxyConfiguration.defaultDrainTimeout,
                 accessLog: AccessLogTarget = .off,
                 http1: HTTP1Limits = HTTP1Limits(),
+                http2: HTTP2Options = HTTP2Options(),
                 limits: ProxyLimits = ProxyLimits(),
                 timeouts: Timeouts = Timeouts(),
                 routing: RoutingSpec,
@@ -43,6 +45,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
         self.drainTimeout = drainTimeout
         self.accessLog = accessLog
         self.http1 = http1
+        self.http2 = http2
         self.limits = limits
         self.timeouts = timeouts
         self.routing = routing

@@ -49,6 +49,11 @@ enum AdminDocuments {
         family("devmesh_downstream_connections_rejected_total", "counter",
                "Connections refused with 503 above max_connections_per_worker or while draining.")
         out += "devmesh_downstream_connections_rejected_total \(stats.downstreamRejectedOverLimit)\n"
+        family("devmesh_requests_in_flight", "gauge", "Requests admitted and not yet answered.")
+        out += "devmesh_requests_in_flight \(stats.requestsInFlight)\n"
+        family("devmesh_requests_shed_total", "counter",
+               "Requests shed above max_requests_per_worker (HTTP/1.1 503, HTTP/2 REFUSED_STREAM).")
+        out += "devmesh_requests_shed_total \(stats.requestsShed)\n"
         family("devmesh_accept_errors_total", "counter", "accept() failures (EMFILE pauses accepting).")
         out += "devmesh_accept_errors_total \(stats.acceptErrors)\n"
         family("devmesh_request_head_timeouts_total", "counter", "Requests cut at the request-head timeout (408).")

@@ -246,6 +246,7 @@ extension HTTP1Session {
         }
         // Keep-alive: whatever follows the request in the buffer is the next (pipelined) request.
         phase = .awaitingHead
+        releaseRequestSlot()
         idleSince = worker.loop.now
         if var current = buffer {
             current.start = exchange.forwardEnd

@@ -339,6 +339,7 @@ extension HTTP1Session: ExchangeDownstream {
             return
         }
         phase = .awaitingHead
+        releaseRequestSlot()
         idleSince = worker.loop.now
         releaseBufferIfEmpty()
     }

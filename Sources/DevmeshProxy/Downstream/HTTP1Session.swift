@@ -61,6 +61,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
     var idleSince: Int64 = 0
 
     var exchange = Exchange()
+    /// The current request counts in `worker.requestsInFlight`.
+    var holdsRequestSlot = false
     var upstream: UpstreamConnection?
     /// A response devmesh writes itself (error pages), with what to do once it is out.
     var localResponse: IOBuffer?
@@ -235,6 +237,7 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             translated.trailerBytes = nil
         }
         phase = .closed
+        releaseRequestSlot()
         if let upstream {
             upstream.close(abort: true)
             self.upstream = nil

@@ -165,8 +165,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         lingering = true
         closeAt = worker.loop.now + Self.goAwayLingerMilliseconds
         Syscall.shutdownWrite(fd)
-        for (_, exchange) in exchanges { exchange.downstreamClosed() }
-        exchanges.removeAll()
+        forgetAllExchanges()
         armTimer()
     }
 
@@ -184,8 +183,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         guard !closed else { return }
         closed = true
         worker.stats.add(session.counters)
-        for (_, exchange) in exchanges { exchange.downstreamClosed() }
-        exchanges.removeAll()
+        forgetAllExchanges()
         transport.release()
         if let initialBytes {
             worker.buffers.give(initialBytes)
@@ -211,7 +209,16 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     /// The exchange of `stream` is over on both sides.
     func exchangeFinished(_ stream: HTTP2StreamID) {
-        exchanges.removeValue(forKey: stream.rawValue)
+        if exchanges.removeValue(forKey: stream.rawValue) != nil { worker.requestsInFlight -= 1 }
+    }
+
+    /// Every open stream's exchange hears that the client is gone. The table is emptied first:
+    /// an exchange that finishes on the spot calls `exchangeFinished`, which must find nothing.
+    private func forgetAllExchanges() {
+        let closing = exchanges
+        exchanges.removeAll()
+        worker.requestsInFlight -= closing.count
+        for (_, exchange) in closing { exchange.downstreamClosed() }
     }
 
     // MARK: HTTP2SessionDelegate
@@ -220,6 +227,15 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
                       kind: HTTP2HeaderBlockKind, stream: HTTP2StreamID, endStream: Bool) {
         switch kind {
         case .request:
+            guard worker.requestsInFlight < worker.limits.maxRequestsPerWorker else {
+                // Overload: refuse the stream at once (reliability.md F18). REFUSED_STREAM tells
+                // the client nothing was processed, so it may retry, here or elsewhere.
+                worker.stats.requestsShed &+= 1
+                session.resetStream(stream, code: .refusedStream)
+                scheduleFlush()
+                return
+            }
+            worker.requestsInFlight += 1
             let exchange = worker.takeStreamExchange()
             exchanges[stream.rawValue] = exchange
             exchange.begin(downstream: self, stream: stream, fields: fields, endStream: endStream)
@@ -238,6 +254,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     func http2Session(_ session: HTTP2Session, streamDidClose stream: HTTP2StreamID,
                       reason: HTTP2StreamCloseReason) {
         guard let exchange = exchanges.removeValue(forKey: stream.rawValue) else { return }
+        worker.requestsInFlight -= 1
         exchange.downstreamStreamClosed(reason)
     }
 

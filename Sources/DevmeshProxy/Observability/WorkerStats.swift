@@ -99,6 +99,9 @@ public struct WorkerStats: Sendable {
     public var downstreamOpen = 0
     public var downstreamAccepted: UInt64 = 0
     public var downstreamRejectedOverLimit: UInt64 = 0
+    /// Requests shed above `limits.maxRequestsPerWorker` (503 or REFUSED_STREAM).
+    public var requestsShed: UInt64 = 0
+    public var requestsInFlight = 0
     public var acceptErrors: UInt64 = 0
     public var upstreamOpen = 0
     public var upstreamConnects: UInt64 = 0
@@ -185,6 +188,8 @@ public struct WorkerStats: Sendable {
         downstreamOpen += other.downstreamOpen
         downstreamAccepted &+= other.downstreamAccepted
         downstreamRejectedOverLimit &+= other.downstreamRejectedOverLimit
+        requestsShed &+= other.requestsShed
+        requestsInFlight += other.requestsInFlight
         acceptErrors &+= other.acceptErrors
         upstreamOpen += other.upstreamOpen
         upstreamConnects &+= other.upstreamConnects

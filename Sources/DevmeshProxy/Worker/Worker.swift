@@ -23,6 +23,8 @@ final class Worker {
     /// The box version `snapshot` came with.
     private var snapshotBoxVersion: UInt64
     var stats = WorkerStats()
+    /// Requests admitted and not yet answered, over every connection (`limits.maxRequestsPerWorker`).
+    var requestsInFlight = 0
 
     /// Upstream pools of the current snapshot, indexed by endpoint id.
     private(set) var pools: [UpstreamPool] = []
@@ -35,9 +37,9 @@ final class Worker {
     private(set) var responseHeaders: HeaderStorage
     let candidates: RoutingKeyCandidates
     let accessLog: AccessLogWriter?
-    /// HTTP/2: the settings of every session of this worker, and the pool their stream send
-    /// buffers come from.
-    let http2Settings: HTTP2Settings
+    /// HTTP/2: the settings of new sessions of this worker (a reload changes them for new
+    /// connections), and the pool their stream send buffers come from.
+    private(set) var http2Settings: HTTP2Settings
     let http2Buffers: HTTP2BufferPool
     /// Exchange objects of HTTP/2 streams, reused (a stream allocates nothing in steady state).
     private var idleStreamExchanges: [StreamExchange] = []
@@ -66,7 +68,7 @@ final class Worker {
         responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         candidates = RoutingKeyCandidates()
         accessLog = AccessLogWriter(target: configuration.accessLog)
-        http2Settings = HTTP2Settings()
+        http2Settings = HTTP2Settings(configuration.http2)
         http2Buffers = HTTP2BufferPool(chunkBytes: http2Settings.streamSendBufferBytes, maxIdleChunks: 256,
                                        maxIdleBlocksPerSize: 256)
         idleStreamExchanges.reserveCapacity(64)
@@ -204,6 +206,11 @@ final class Worker {
         timeouts = next.configuration.timeouts
         limits = next.configuration.limits
         http1Limits = headLimits
+        // The send buffer is the pool's chunk size: it stays as the process started (a restart
+        // applies it; ReloadPolicy says so).
+        var http2 = HTTP2Settings(next.configuration.http2)
+        http2.streamSendBufferBytes = http2Buffers.chunkBytes
+        http2Settings = http2
         stats.tableVersion = next.version
     }
 
@@ -222,6 +229,7 @@ final class Worker {
 
     private func publishStats() {
         stats.buffersInUse = buffers.chunksInUse + buffers.largeInUse
+        stats.requestsInFlight = requestsInFlight
         stats.bufferBytesReserved = buffers.reservedBytes
         let copy = stats
         control.publishedStats.withLock { $0 = copy }

@@ -361,11 +361,14 @@ def test_f18_requests_above_the_per_worker_cap_get_a_fast_503(upstream, devmesh)
     (2 s upstream) holding the slots. Further requests, on new connections and on a keep-alive
     connection opened before, get a fast 503 (`devmesh:` body, `Connection: close`), counted in
     devmesh_requests_shed_total and never forwarded; the held ones complete; p99 of the answers
-    and the proxy's memory stay bounded; once the slots free up, requests are served again."""
+    and the proxy's memory stay bounded; once the slots free up, requests are served again, and
+    nothing stays counted in flight (I5)."""
     baseline = upstream("baseline")
     cap = 4
     dm = devmesh(config=dmconf.render_config([dmconf.service("default", [baseline.address])], workers=1,
                                              limits={"max_requests_per_worker": cap}))
+    assert get(dm.port, "/?size=20000").complete
+    base = resources.quiet_baseline(dm)
     early = Client(dm.port, timeout=5)
     assert early.request().status == 200  # a keep-alive connection from before the overload
     ledger = Ledger(deadline=6)
@@ -403,4 +406,5 @@ def test_f18_requests_above_the_per_worker_cap_get_a_fast_503(upstream, devmesh)
     assert ledger.final(after).kind == "ok", ledger.final(after)
     ledger.check([baseline])
     assert dm.peak_rss_kib() < 64 * 1024
+    resources.wait_back_to_baseline(dm, base)
     print(f"\nF18 (h1): p99 of the 503s {percentile(fast, 99) * 1000:.1f} ms; {ledger.summary()}")

@@ -507,11 +507,13 @@ def test_f18_h2_streams_above_the_request_cap_are_refused_fast(upstream: Any, de
     """F18 (h2): limits.max_requests_per_worker = 4 with one worker, and four slow requests
     holding the slots. New streams get RST_STREAM(REFUSED_STREAM) at once (far below the
     upstream's 2 s), counted in devmesh_requests_shed_total and never forwarded; the held ones
-    complete; memory stays bounded; once the slots free up, streams are served again."""
+    complete; memory stays bounded; once the slots free up, streams are served again, and
+    nothing stays counted in flight (I5)."""
     baseline = upstream("baseline")
     cap = 4
     dm = devmesh(config=dmconf.render_config([with_protocol(dmconf.service("default", [baseline.address]), "http1")],
                                              workers=1, limits={"max_requests_per_worker": cap}))
+    base = warm(dm)
     ledger = Ledger(deadline=6)
     holder = H2Client(dm.port)
     held = [send(holder, ledger, "held", path=h1_path(20_000, extra="delay=2"), size=20_000) for _ in range(cap)]
@@ -538,6 +540,8 @@ def test_f18_h2_streams_above_the_request_cap_are_refused_fast(upstream: Any, de
     assert dm.peak_rss_kib() < 64 * 1024
     holder.close()
     extra.close()
+    resources.wait_back_to_baseline(dm, base)
+    print(f"\nF18 (h2): p99 of the refusals {percentile(fast, 99) * 1000:.1f} ms; {ledger.summary()}")
 
 
 # ---- F3-F5 together: a ledger run of mixed faults ---------------------------------------------------

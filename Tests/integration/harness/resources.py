@@ -3,10 +3,11 @@
 A `Sample` reads the process from outside: descriptors (/proc/PID/fd), the TCP sockets it owns
 (/proc/PID/net/tcp, matched by inode) sorted by role from their local port (client connections
 on a proxy listener, the admin port, upstream connections), resident memory (VmRSS), and the
-admin gauges (`devmesh_downstream_connections`, `devmesh_buffers_in_use`; published every
-100 ms, so they are waited for, never read once). Pooled upstream connections may legitimately
-outlive a test's requests, so descriptors are compared net of open connections: what is left
-(listeners, epoll, eventfds, log files) is fixed and must match the baseline exactly.
+admin gauges (`devmesh_downstream_connections`, `devmesh_buffers_in_use`,
+`devmesh_requests_in_flight`; published every 100 ms, so they are waited for, never read once).
+Pooled upstream connections may legitimately outlive a test's requests, so descriptors are
+compared net of open connections: what is left (listeners, epoll, eventfds, log files) is fixed
+and must match the baseline exactly.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Sample:
     sockets: Counter = field(default_factory=Counter)
     downstream_gauge: int = 0
     buffers: int = 0
+    in_flight: int = 0  # devmesh_requests_in_flight: admitted, not yet answered
 
     def count(self, role: str, state: Optional[str] = None) -> int:
         return sum(n for (r, s), n in self.sockets.items() if r == role and (state is None or s == state))
@@ -63,7 +65,8 @@ class Sample:
     def __repr__(self) -> str:
         states = ", ".join(f"{r}/{s} {n}" for (r, s), n in sorted(self.sockets.items()))
         return (f"Sample(fds={self.fds} (fixed {self.fixed_fds}), rss={self.rss_kib} KiB, "
-                f"downstream gauge={self.downstream_gauge}, buffers={self.buffers}, sockets: {states})")
+                f"downstream gauge={self.downstream_gauge}, buffers={self.buffers}, in flight={self.in_flight}, "
+                f"sockets: {states})")
 
 
 def open_fds(pid: int) -> int:
@@ -110,7 +113,8 @@ def sample(dm: Any) -> Sample:
         sockets[(role, state)] += 1
     return Sample(fds=open_fds(dm.pid), rss_kib=rss_kib(dm.pid), sockets=sockets,
                   downstream_gauge=int(m.value("devmesh_downstream_connections")),
-                  buffers=int(m.value("devmesh_buffers_in_use")))
+                  buffers=int(m.value("devmesh_buffers_in_use")),
+                  in_flight=int(m.value("devmesh_requests_in_flight")))
 
 
 def quiet_baseline(dm: Any, timeout: float = 5.0) -> Sample:
@@ -123,7 +127,8 @@ def quiet_baseline(dm: Any, timeout: float = 5.0) -> Sample:
         stable = bool(previous) and (s.fixed_fds, s.upstream, s.buffers) == \
             (previous[0].fixed_fds, previous[0].upstream, previous[0].buffers)
         previous[:] = [s]
-        return s if stable and s.downstream == 0 and s.downstream_gauge == 0 and s.leaked_sockets == 0 else None
+        quiet = s.downstream == 0 and s.downstream_gauge == 0 and s.in_flight == 0 and s.leaked_sockets == 0
+        return s if stable and quiet else None
     try:
         return net.wait_until(quiet, timeout, "a quiet baseline", interval=0.2)
     except net.DeadlineExceeded:
@@ -137,7 +142,8 @@ def wait_back_to_baseline(dm: Any, baseline: Sample, timeout: float = 5.0, rss_s
 
     - no client connection left open beyond `downstream` (default: the baseline's), and the fixed
       descriptors (net of open connections) exactly as many as before;
-    - no I/O buffer lent out beyond the baseline, no socket stuck closing;
+    - no I/O buffer lent out beyond the baseline, no request still counted in flight (an
+      exchange that never finished), no socket stuck closing;
     - resident memory within `rss_slack` of the baseline (or `rss_floor_kib`, whichever is larger:
       a small heap moves by a few pages on its own). Take the baseline after a warm-up of the
       same shape, since the workers' buffer slabs are kept once carved.
@@ -150,7 +156,7 @@ def wait_back_to_baseline(dm: Any, baseline: Sample, timeout: float = 5.0, rss_s
         last[:] = [s]
         return (s.downstream <= want_downstream and s.downstream_gauge <= want_downstream
                 and s.fixed_fds <= baseline.fixed_fds and s.buffers <= baseline.buffers
-                and s.leaked_sockets == 0)
+                and s.in_flight <= baseline.in_flight and s.leaked_sockets == 0)
     try:
         net.wait_until(settled, timeout, "resources back to baseline", interval=0.1)
     except net.DeadlineExceeded:

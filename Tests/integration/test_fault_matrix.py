@@ -376,7 +376,8 @@ def test_f18_requests_above_the_per_worker_cap_get_a_fast_503(upstream, devmesh)
 
     def hold(test_id: str) -> None:
         with Client(dm.port, timeout=6) as c:
-            ledger.record(test_id, outcome_of_h1(c.request(path="/?size=20000&delay=2", headers=[("x-test-id", test_id)])))
+            resp = c.request(path="/?size=20000&delay=2", headers=[("x-test-id", test_id)])
+            ledger.record(test_id, outcome_of_h1(resp))
     holders = [threading.Thread(target=hold, args=(t,)) for t in held_ids]
     for t in holders:
         t.start()

@@ -101,6 +101,7 @@ def test_f9_sandbox_killed_under_load(upstream, devmesh):
             # Cut in flight (the head may have arrived, never the whole body), or a 502 after it.
             assert not resp.complete or resp.status == 502, resp
     failed_before = [r for r in outcomes[:killed_at] if not (r.complete and r.status == 200)]
+    print(f"\nF9 (h1): {len(failed_before)} failures before the kill with 4 clients in flight")
     assert len(failed_before) <= 4, f"{len(failed_before)} failures before the kill with 4 clients in flight"
     late = outcomes[-20:]
     assert all(r.status == 502 and b"sandbox" in r.body for r in late), late[:3]
@@ -133,6 +134,7 @@ def test_f15_out_of_descriptors_pauses_accept_without_spinning(upstream, devmesh
         time.sleep(2.0)  # measuring a rate over a fixed window, not waiting for an outcome
         cpu = _cpu_seconds(dm.pid) - cpu_before
         assert cpu < 0.3, f"the proxy used {cpu:.2f} s of CPU in 2 s while out of descriptors (spinning?)"
+        print(f"\nF15: {cpu:.2f} s of CPU in 2 s at the descriptor limit")
         assert keeper.request().status == 200, "an existing connection must keep working"
     finally:
         for s in flood:
@@ -209,6 +211,7 @@ def test_f17_a_slow_reader_keeps_proxy_memory_flat(nginx_upstream, devmesh):
                 time.sleep(0.002)  # a slow reader for the first 8 MB: pacing the client on purpose
     assert received > 64 * 1024 * 1024, f"only {received} bytes arrived"
     assert dm.peak_rss_kib() < 64 * 1024, f"peak RSS {dm.peak_rss_kib()} KiB for a 64 MB response"
+    print(f"\nF17 (slow read): peak RSS {dm.peak_rss_kib() / 1024:.1f} MiB for a 64 MB response")
 
 
 def test_f17_a_client_that_stops_reading_is_cut_at_the_stream_idle_timeout(nginx_upstream, devmesh):

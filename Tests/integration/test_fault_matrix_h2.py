@@ -226,6 +226,7 @@ def test_f6_h2_response_timeout_is_504_on_the_stream(upstream: Any, h2_upstreams
     r = results[slow[0]]
     assert r.status == 504 and r.ended and bytes(r.data).startswith(b"devmesh:"), r
     assert 0.8 <= took <= 2.5, f"504 after {took:.2f}s with a 1 s response timeout"
+    print(f"\nF6 (h2, {kind}): 504 after {took:.2f}s")
     assert_neighbour_ok(ledger, quick[0])
     after = send(c, ledger, "f6-after", path=path, size=NEIGHBOUR_SIZE, extra=extra)
     settle(c, ledger, [after], 3)
@@ -263,6 +264,7 @@ def test_f7_h2_stalled_stream_is_reset_at_the_stream_idle_timeout(upstream: Any,
     took = time.monotonic() - started
     assert_cut(results[stalled[0]], size)
     assert 0.8 <= took <= 3.0, f"reset after {took:.2f}s with a 1 s stream-idle timeout"
+    print(f"\nF7 (h2, {kind}): reset after {took:.2f}s")
     assert_neighbour_ok(ledger, neighbour[0])
     after = send(c, ledger, "f7-after", path=path, size=NEIGHBOUR_SIZE, extra=extra)
     settle(c, ledger, [after], 3)

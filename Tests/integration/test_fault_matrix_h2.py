@@ -1,7 +1,7 @@
 """The fault matrix of notes/reliability.md §5 over HTTP/2, one fault on one stream at a time:
 the upstream faults F3-F7 for an h2c client in front of HTTP/1.1 and h2c upstreams (and an
-HTTP/1.1 client in front of an h2c one), F21 (malformed upstream responses), F23 (the
-keep-alive race), and I5 for connections the client closes. Load and lifecycle cases (F9, F14,
+HTTP/1.1 client in front of an h2c one), F21 (malformed upstream responses), F22 (a client
+that resets mid-upload), F23 (the keep-alive race), and I5 for connections the client closes. Load and lifecycle cases (F9, F14,
 F18, a mixed-fault run) are in test_fault_matrix_h2_load.py.
 
 Every request carries an x-test-id and ends in the ledger (harness/ledger.py) with one outcome;
@@ -22,8 +22,9 @@ import pytest
 from grpc_support.fixtures import h2_upstreams  # noqa: F401
 from harness import net, resources
 from harness.client import Client
-from harness.h2client import H2Client
-from harness.ledger import Ledger, outcome_of_h1
+from harness.h2client import H2Client, request_headers
+from harness.h2frames import CANCEL
+from harness.ledger import Ledger, Outcome, outcome_of_h1
 from harness.streams import (NEIGHBOUR_SIZE, assert_cut, assert_neighbour_ok, h1_path, proxy, send, settle,
                              warm)
 
@@ -79,6 +80,42 @@ def test_f3_h2_client_h1_upstream_gone_before_the_head(upstream: Any, devmesh: A
     after = send(c, ledger, "f3-after", path=h1_path(100), size=100)
     settle(c, ledger, [after], 5)
     assert_neighbour_ok(ledger, after[0])
+    c.close()
+    resources.wait_back_to_baseline(dm, base)
+
+
+H2_BEFORE_HEAD = {
+    "rst-stream": [("x-reset-first", "2")],  # RST_STREAM(INTERNAL_ERROR) before any response frame
+    "conn-reset": [("x-drop-before-head", "reset")],
+    "conn-fin": [("x-drop-before-head", "fin")],
+}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("cut", list(H2_BEFORE_HEAD))
+def test_f3_h2_client_h2c_upstream_gone_before_the_head(h2_upstreams: Any, devmesh: Any, cut: str,
+                                                        method: str) -> None:
+    """F3 (h2 -> h2c): the h2c upstream resets the stream, or drops its whole connection without
+    a GOAWAY, before any response frame. The stream may have been processed, so it is not sent
+    again: the client gets a 502 from devmesh or RST_STREAM, never a success, and the request
+    reached the upstream once; the next stream is served."""
+    up = h2_upstreams("baseline")
+    dm = proxy(devmesh, up.address, "h2c")
+    base = warm(dm)
+    ledger = Ledger(deadline=5)
+    c = H2Client(dm.port)
+    broken = send(c, ledger, "f3h2", method=method, body=b"once" if method == "POST" else None,
+                  extra=H2_BEFORE_HEAD[cut])
+    results = settle(c, ledger, [broken], 5)
+    got, r = ledger.final(broken[0]), results[broken[0]]
+    assert got.kind in ("http_error", "reset"), got
+    if got.kind == "http_error":
+        assert r.status == 502 and bytes(r.data).startswith(b"devmesh:"), r
+    assert len(up.by_test_id(broken[0])) == 1, "the request was sent to the upstream again"
+    after = send(c, ledger, "f3h2-after", size=NEIGHBOUR_SIZE, extra=[("x-size", str(NEIGHBOUR_SIZE))])
+    settle(c, ledger, [after], 5)
+    assert_neighbour_ok(ledger, after[0])
+    ledger.check([up])
     c.close()
     resources.wait_back_to_baseline(dm, base)
 
@@ -302,6 +339,50 @@ def test_f21_h2_client_malformed_h1_response_is_502_and_the_connection_dropped(u
     assert clean.conn_id != poisoned.conn_id, "the connection with the malformed response was reused"
     ledger.check([baseline])
     c.close()
+
+
+# ---- F22: the client gives up mid-request ------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["http1", "h2c"])
+def test_f22_h2_client_reset_mid_upload_cancels_the_upstream(upstream: Any, h2_upstreams: Any, devmesh: Any,
+                                                              kind: str) -> None:
+    """F22 (h2): the client resets its stream (RST_STREAM CANCEL) halfway through a 100 kB
+    upload. The upstream never sees a complete request: an HTTP/1.1 upstream's connection is cut
+    (and never pooled again: the next stream arrives on a new one), an h2c upstream gets
+    RST_STREAM on that stream. The client's connection keeps serving."""
+    up, protocol = slow_upstream(kind, upstream, h2_upstreams)
+    dm = proxy(devmesh, up.address, protocol)
+    base = warm(dm)
+    ledger = Ledger(deadline=5)
+    c = H2Client(dm.port)
+    test_id = ledger.issue("f22", "POST")
+    sid = c.request(request_headers("POST", "/", extra=[("x-test-id", test_id), ("content-length", "100000")]),
+                    end_stream=False)
+    c.send_data(sid, b"x" * 5000)
+    if kind == "http1":
+        up.wait_for_arrivals(1)
+    else:
+        up.wait(lambda u: bool(u.by_test_id(test_id)), 5, "the stream upstream")
+    c.reset(sid, CANCEL)
+    ledger.record(test_id, Outcome("reset", code=CANCEL, detail="reset by the client"))
+    if kind == "http1":
+        net.wait_until(lambda: [r.test_id for r in up.aborted] == [test_id], 5, "the upload cut upstream")
+        assert not up.by_test_id(test_id), "the upstream saw the aborted upload complete"
+    else:
+        up.wait(lambda u: any(r.test_id == test_id and r.outcome == "reset_by_peer" for r in u.snapshot()), 5,
+                "RST_STREAM upstream")
+        assert not any(r.complete for r in up.by_test_id(test_id))
+    after = send(c, ledger, "f22-after", path=h1_path(NEIGHBOUR_SIZE), size=NEIGHBOUR_SIZE,
+                 extra=[("x-size", str(NEIGHBOUR_SIZE))])
+    settle(c, ledger, [after], 5)
+    assert_neighbour_ok(ledger, after[0])
+    if kind == "http1":
+        (aborted,) = up.aborted
+        (clean,) = up.by_test_id(after[0])
+        assert clean.conn_id != aborted.conn_id, "the connection of the cancelled upload was pooled"
+    ledger.check([up])
+    c.close()
+    resources.wait_back_to_baseline(dm, base)
 
 
 # ---- F23: the keep-alive race behind an HTTP/2 client ----------------------------------------------

@@ -17,6 +17,7 @@ headers, so one server serves a whole test:
   x-drop-mid-body: reset|fin  the head and half the body, then the whole TCP connection is
                     reset (RST) or closed (FIN): an upstream process that died mid-response
   x-stall-mid-body: 1   the head and half the body, then nothing more on that stream
+  x-drop-before-head: reset|fin  no response frame: the whole TCP connection is reset or closed
   x-trailers: k=v[,k=v]  end the response with these trailers instead of END_STREAM on DATA
   x-size: N         body of N pattern bytes instead of "<name>\\n"
 
@@ -345,6 +346,9 @@ class _Connection:
                 ("x-stream-id", str(request.stream_id)), ("content-type", "text/plain")]
         if request.test_id is not None:
             head.append(("x-test-id", request.test_id))
+        if "x-drop-before-head" in h:
+            request.outcome = "reset_sent"
+            self._drop_connection(h["x-drop-before-head"])
         if "x-trailers" not in h:
             head.append(("content-length", str(len(body))))
         self.io.send(self.io.headers_frame(request.stream_id, head))
@@ -387,14 +391,18 @@ class _Connection:
             self.io.send(RstStreamFrame(sid, int(h["x-reset-mid-body"])))
         elif "x-drop-mid-body" in h:
             request.outcome = "reset_sent"
-            sock = self.io.sock
-            if h["x-drop-mid-body"] == "reset":
-                net.reset_close(sock)
-            else:
-                sock.shutdown(socket.SHUT_RDWR)
-            raise OSError("connection dropped on purpose")  # ends this connection's thread
+            self._drop_connection(h["x-drop-mid-body"])
         else:
             request.outcome = "hung"
+
+    def _drop_connection(self, how: str) -> None:
+        """Ends the whole TCP connection, RST (`reset`) or FIN (`fin`), with no GOAWAY: what a
+        crashed upstream process looks like. Ends this connection's thread."""
+        if how == "reset":
+            net.reset_close(self.io.sock)
+        else:
+            self.io.sock.shutdown(socket.SHUT_RDWR)
+        raise OSError("connection dropped on purpose")
 
     def _flush_pending(self) -> None:
         for sid, stream in list(self.streams.items()):

@@ -33,6 +33,17 @@ def unavailable() -> Optional[str]:
     return None
 
 
+def _free_octet(first: int) -> int:
+    """The first 10.213.X.0/30 from `first` on that no interface of the host uses yet (another
+    test process may have a black hole of its own)."""
+    used = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, timeout=10).stdout
+    for i in range(250):
+        octet = (first - 1 + i) % 250 + 1
+        if f" 10.213.{octet}." not in used:
+            return octet
+    raise AssertionError("every 10.213.X.0/30 is in use")
+
+
 def _run(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True, timeout=10)
 
@@ -43,7 +54,7 @@ class Blackhole:
         tag = f"{os.getpid() % 100000}{n}"
         self.namespace = f"dmfault{tag}"
         self.host_if, self.ns_if = f"dmf{tag}h", f"dmf{tag}n"
-        octet = (os.getpid() + n) % 250 + 1
+        octet = _free_octet((os.getpid() + n) % 250 + 1)
         self.host_ip, self.ns_ip = f"10.213.{octet}.1", f"10.213.{octet}.2"
         self.created = False
 

@@ -7,6 +7,8 @@
 /// HTTP/2 settings, timeouts, the access log, the drain timeout) is read per connection or per
 /// request and applies to new work after a reload.
 ///
+/// The handover socket is bound once at start as well.
+///
 /// Returns the YAML keys whose change needs a restart, in that order; empty when the new
 /// configuration can be applied live in full. The proxy logs these and applies the rest.
 public func restartRequiredChanges(from old: ProxyConfiguration, to new: ProxyConfiguration) -> [String] {
@@ -17,5 +19,6 @@ public func restartRequiredChanges(from old: ProxyConfiguration, to new: ProxyCo
     if old.admin != new.admin { keys.append("admin") }
     if old.agent != new.agent { keys.append("agent") }
     if old.http2.streamSendBufferBytes != new.http2.streamSendBufferBytes { keys.append("http2.stream_send_buffer") }
+    if old.handoverSocket != new.handoverSocket { keys.append("handover_socket") }
     return keys
 }

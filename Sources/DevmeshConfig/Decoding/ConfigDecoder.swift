@@ -67,11 +67,18 @@ struct ConfigDecoder {
                                at: first.location)
         }
 
+        let handoverSocket = top.optional("handover_socket", diagnostics).flatMap {
+            scalar($0, expecting: "an absolute unix socket path", HandoverSocketSyntax.path)
+        }
+
         guard diagnostics.isEmpty, let services else { return nil }
-        return ProxyConfiguration(listeners: listeners, workers: workers, admin: admin,
-                                  drainTimeout: drainTimeout, accessLog: accessLog, http1: http1, http2: http2,
-                                  limits: limits, timeouts: timeouts,
-                                  routing: RoutingSpec(services: services, carriers: carriers), agent: agent)
+        var configuration = ProxyConfiguration(listeners: listeners, workers: workers, admin: admin,
+                                               drainTimeout: drainTimeout, accessLog: accessLog,
+                                               http1: http1, http2: http2, limits: limits, timeouts: timeouts,
+                                               routing: RoutingSpec(services: services, carriers: carriers),
+                                               agent: agent)
+        configuration.handoverSocket = handoverSocket
+        return configuration
     }
 
     /// `agent: { address: HOST:PORT, sync_timeout: 5s, keepalive_interval: 5s, keepalive_timeout: 15s }`,

@@ -24,6 +24,9 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var routing: RoutingSpec
     /// The control plane to follow for routes, if any.
     public var agent: AgentSettings?
+    /// A unix socket path: a running proxy hands its listening sockets over it to the next
+    /// devmesh started with the same path (binary upgrade). nil: no handover.
+    public var handoverSocket: String? = nil
 
     public static let defaultListener = ListenAddress(host: "127.0.0.1", port: 8080)
     public static let defaultDrainTimeout = Milliseconds.seconds(15)

@@ -69,6 +69,9 @@ extension HTTP1Session {
         worker.loop.replaceHandler(slot, with: connection)
         worker.replaceSession(self, with: connection)
         connection.start()
+        // A connection that sent its preface while the worker drains (during a handover's
+        // grace) is drained as the others were: GOAWAY, finish its streams, close.
+        if drainRequested { connection.drain() }
     }
 
     /// Makes sure the buffer has free space for the rest of a head: compacts a pipelined partial

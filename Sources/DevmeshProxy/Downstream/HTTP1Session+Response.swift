@@ -240,7 +240,7 @@ extension HTTP1Session {
         } else {
             connection.close(abort: !exchange.requestComplete)
         }
-        if exchange.downstreamMustClose || drainRequested {
+        if exchange.downstreamMustClose || closesAfterExchangeForDrain() {
             close()
             return
         }

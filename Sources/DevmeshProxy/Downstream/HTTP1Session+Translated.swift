@@ -332,7 +332,7 @@ extension HTTP1Session: ExchangeDownstream {
     /// The exchange ended and its bytes are out: next request, or close.
     private func finishTranslatedExchange() {
         if let trailers = translated.trailerBytes { worker.buffers.give(trailers) }
-        let mustClose = exchange.downstreamMustClose || !translated.responseDone || drainRequested
+        let mustClose = exchange.downstreamMustClose || !translated.responseDone || closesAfterExchangeForDrain()
         translated = TranslatedState()
         if mustClose {
             close(abort: false)

@@ -48,6 +48,14 @@ final class Worker {
     /// Open downstream connections (for the connection cap and drain); each knows its index here.
     private var sessions: [any DownstreamConnection] = []
     private(set) var draining = false
+    /// During a drain after a binary upgrade: how long an idle HTTP/1.1 connection stays open
+    /// for its next request (answered with `connection: close`) before it is closed. 0 (a
+    /// SIGTERM drain): idle connections close at once.
+    private(set) var drainIdleGraceMilliseconds: Int64 = 0
+    /// A successor serves the same addresses, so an idle client that sends one more request
+    /// should get its answer rather than race the close of its connection. A client that
+    /// sends nothing for this long is closed like on SIGTERM; the drain deadline still bounds all.
+    static let handoverIdleGraceMilliseconds: Int64 = 1_000
     private var statsTimer: PeriodicTask?
     private static let publishIntervalMilliseconds: Int64 = 100
 
@@ -215,10 +223,19 @@ final class Worker {
     }
 
     /// Stops accepting, closes idle connections, and lets busy ones finish; the loop stops when
-    /// the last session closes.
+    /// the last session closes. After a handover the listeners the successor holds are released
+    /// without accepting, and idle HTTP/1.1 connections get `handoverIdleGraceMilliseconds`.
     private func beginDrain() {
         draining = true
-        for listener in listeners { listener.close() }
+        let handedOver = control.listenersHandedOver.withLock { $0 }
+        if let handedOver {
+            drainIdleGraceMilliseconds = Worker.handoverIdleGraceMilliseconds
+            for listener in listeners {
+                if handedOver.contains(listener.fd) { listener.release() } else { listener.close() }
+            }
+        } else {
+            for listener in listeners { listener.close() }
+        }
         listeners.removeAll()
         for session in sessions { session.drain() }
         for pool in pools {

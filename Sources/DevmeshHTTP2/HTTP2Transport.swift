@@ -28,6 +28,10 @@ public final class HTTP2Transport {
     private var output: IOBuffer?
     public var canRead = false
     public var canWrite = false
+    /// The peer's FIN was reported (EPOLLRDHUP). It may sit behind the data of the same edge, and
+    /// no further edge will come for it: a short read then does not mean drained, so reading goes
+    /// on until it returns 0.
+    private var peerHalfClosed = false
 
     public init(fd: Int32, buffers: BufferPool) {
         self.fd = fd
@@ -37,6 +41,10 @@ public final class HTTP2Transport {
     /// Notes the readiness an event reported.
     public func note(_ events: UInt32) {
         if events & (EventLoop.Events.readable | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
+            canRead = true
+        }
+        if events & EventLoop.Events.peerHalfClosed != 0 {
+            peerHalfClosed = true
             canRead = true
         }
         if events & EventLoop.Events.writable != 0 { canWrite = true }
@@ -69,7 +77,7 @@ public final class HTTP2Transport {
                 let received = session.receive(chunk.validBytes, now: now)
                 buffers.give(chunk)
                 if case .failed = received { return .protocolError }
-                if count < asked { canRead = false }
+                if count < asked && !peerHalfClosed { canRead = false }
             }
         }
         return .idle

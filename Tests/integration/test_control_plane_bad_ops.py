@@ -23,6 +23,7 @@ def rejected(dm) -> int:
 
 
 def test_malformed_ops_are_rejected_one_by_one_and_leave_the_table_untouched(devmesh, upstream, fake_routes):
+    """F11: malformed watch ops are rejected one by one and counted; the table in force is untouched."""
     baseline, good, spare = upstream("baseline"), upstream("good"), upstream("spare")
     server = fake_routes(lambda index, request: [])
     dm = devmesh(*cp.proxy_flags(server.port, baseline.address))
@@ -146,7 +147,7 @@ def test_a_server_that_never_sends_synced_keeps_the_proxy_unready_until_the_sync
 
 
 def test_an_update_that_cannot_be_built_is_refused_whole(devmesh, upstream, fake_routes):
-    """A rule whose host does not resolve passes the op checks but cannot be built into a table:
+    """F11: a rule whose host does not resolve passes the op checks but cannot be built into a table:
     the update is refused (counted, logged), the table in force keeps serving, and the rule is not
     kept for later; the next good op builds a table without it."""
     baseline, sandbox, spare = upstream("baseline"), upstream("sandbox"), upstream("spare")

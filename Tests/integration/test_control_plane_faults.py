@@ -34,7 +34,7 @@ def pending_backoff_bound(dm) -> float:
 
 
 def test_agent_outage_keeps_the_last_table_with_zero_failed_requests_and_resyncs(mesh):
-    """The agent is stopped for a while under a steady client loop: every request is answered
+    """F10: the agent is stopped for a while under a steady client loop: every request is answered
     (the keyed ones by the sandbox, from the last table), /routes shows the watch backing off and
     why, /ready stays 200; after the agent is back on the same port the watch resyncs within the
     pending backoff and new changes flow again."""
@@ -167,9 +167,9 @@ def test_kill_9_during_a_burst_of_creates_the_proxy_sees_every_acknowledged_sand
 
 
 def test_a_proxy_started_while_the_agent_is_down(agent, upstream, devmesh):
-    """The proxy starts with its agent unreachable: it serves the baseline (keyed requests too),
-    /ready is 503 until the sync timeout (1 s here), then 200 saying it serves the baseline only;
-    once the agent starts on that port the routes arrive and /ready says synced."""
+    """F10 (absent at start): the proxy starts with its agent unreachable: it serves the baseline (keyed
+    requests too), /ready is 503 until the sync timeout (1 s here), then 200 saying it serves the baseline
+    only; once the agent starts on that port the routes arrive and /ready says synced."""
     a = agent()
     sandbox, baseline = upstream("sandbox"), upstream("baseline")
     key = cp.create_sandbox(a, cp.sandbox_to("waiting", sandbox.address))
@@ -230,8 +230,8 @@ class AcceptRecorder:
 
 
 def test_reconnects_back_off_doubling_with_jitter(devmesh, upstream):
-    """Two proxies whose agent accepts and drops every connection: each retries 1 s, 2 s, 4 s after
-    the previous attempt (±10 % jitter, plus a timer tick), and the two do not retry in step."""
+    """F10 (back-off): two proxies whose agent accepts and drops every connection: each retries 1 s, 2 s, 4 s
+    after the previous attempt (±10 % jitter, plus a timer tick), and the two do not retry in step."""
     baseline = upstream("baseline")
     recorders = [AcceptRecorder(), AcceptRecorder()]
     try:

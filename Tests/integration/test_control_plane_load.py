@@ -138,6 +138,8 @@ def wrk_result(proc: subprocess.Popen[str]) -> dict[str, int]:
 
 @pytest.mark.parametrize("seconds", [3, pytest.param(30, marks=pytest.mark.slow)], ids=["3s", "30s"])
 def test_route_churn_under_load_fails_no_request(agent, nginx_upstream, devmesh, tmp_path, seconds):
+    """F12: sandboxes created and deleted at a fixed rate through the agent while clients load the proxy: no
+    request fails, and keyed requests follow the routes in force."""
     a = agent()
     baseline, stable = nginx_upstream("baseline"), nginx_upstream("stable")
     sandboxes = [nginx_upstream(f"sb{i}") for i in range(4)]

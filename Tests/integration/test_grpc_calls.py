@@ -207,6 +207,7 @@ def test_grpc_deadline_shorter_than_server_sleep(grpc_mesh: Any) -> None:
 
 @pytest.mark.parametrize("kind", ["server_stream", "bidi"])
 def test_grpc_client_cancel_mid_stream_reaches_upstream(grpc_mesh: Any, kind: str) -> None:
+    """F22 (gRPC): a client cancel mid-stream resets the upstream stream too."""
     m = grpc_mesh()
     test_id = new_id("cancel")
     md = metadata(baggage(), test_id=test_id)

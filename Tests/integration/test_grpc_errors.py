@@ -106,6 +106,7 @@ def test_grpc_response_framing_unchanged(grpc_mesh: Any, case: str, behaviour: d
 # ---- errors devmesh generates ----------------------------------------------------------------
 
 def test_grpc_unreachable_sandbox_is_unavailable_naming_it(grpc_mesh: Any) -> None:
+    """F1 (gRPC): a refused sandbox is UNAVAILABLE naming it, a trailers-only answer from devmesh."""
     m = grpc_mesh(sandbox_address=f"127.0.0.1:{net.closed_port()}")
     test_id = new_id("refused")
     with pytest.raises(grpc.RpcError) as err:

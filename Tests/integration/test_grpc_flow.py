@@ -133,7 +133,7 @@ def test_grpc_slow_server_client_stream_is_bounded(grpc_mesh: Any) -> None:
 
 def test_grpc_long_bidi_stream_keeps_its_upstream_across_reload(grpc_servers: Any, devmesh: Any,
                                                                 grpc_channels: Any, pb2: Any, tmp_path: Path) -> None:
-    """A bidi stream routed to sandbox A keeps flowing to A, with no sequence gap, after SIGHUP
+    """F19: a bidi stream routed to sandbox A keeps flowing to A, with no sequence gap, after SIGHUP
     re-routes the key to sandbox B; a new call follows the new table."""
     baseline, sandbox_a, sandbox_b = grpc_servers("baseline"), grpc_servers("sandbox-a"), grpc_servers("sandbox-b")
 
@@ -165,7 +165,7 @@ def test_grpc_long_bidi_stream_keeps_its_upstream_across_reload(grpc_servers: An
 
 
 def test_grpc_drain_on_sigterm(grpc_servers: Any, devmesh: Any, grpc_channels: Any, pb2: Any) -> None:
-    """SIGTERM with calls in flight: the client connection gets GOAWAY(2^31-1), then GOAWAY with
+    """F14 (gRPC): SIGTERM with calls in flight: the client connection gets GOAWAY(2^31-1), then GOAWAY with
     the last stream it opened; every call in flight finishes OK; a new connection is refused;
     devmesh exits 0."""
     baseline = grpc_servers("baseline")
@@ -201,7 +201,7 @@ def test_grpc_drain_on_sigterm(grpc_servers: Any, devmesh: Any, grpc_channels: A
 def test_grpc_streams_keep_their_upstreams_through_reload_churn(grpc_servers: Any, devmesh: Any,
                                                                 grpc_channels: Any, pb2: Any,
                                                                 tmp_path: Path) -> None:
-    """Ten reloads flip the key between two sandboxes while streams opened under different tables
+    """F19: ten reloads flip the key between two sandboxes while streams opened under different tables
     keep running: each stream stays on the sandbox it started on, with no gap, and every new call
     follows the table in force."""
     baseline, a, b = grpc_servers("baseline"), grpc_servers("sandbox-a"), grpc_servers("sandbox-b")

@@ -379,6 +379,7 @@ def handover(old: Devmesh, new_factory: Any, load: Optional[Load]) -> Devmesh:
 # ---- the upgrade under load --------------------------------------------------------------------
 
 def test_upgrade_under_load_refuses_and_resets_nothing(proxies, upstream, socket_dir):
+    """F13: a binary upgrade under HTTP/1.1 and h2c load: no refused connection, no reset, nothing lost."""
     baseline = upstream("baseline")
     sock = socket_dir / "h.sock"
     old = proxies(service(baseline), handover=sock, workers=2)

@@ -99,6 +99,8 @@ def headers_without_end(c: H2Client, sid: int, test_id: str, end_stream: bool = 
 
 
 def test_continuation_flood_is_enhance_your_calm(mesh: Any) -> None:
+    """F24 (h2, CVE-2024-28182): an endless CONTINUATION sequence gets GOAWAY(ENHANCE_YOUR_CALM); the stream
+    is never forwarded."""
     c = H2Client(mesh.port)
     test_id = new_id("continuations")
     sid = c.open_stream()
@@ -231,6 +233,8 @@ def rapid_reset(c: H2Client, pairs: int, batch: int, prefix: str) -> int:
 
 @pytest.mark.parametrize("batch", [100, 1000], ids=["rapid-reset-500-in-1s", "new-stream-burst"])
 def test_rapid_reset_is_enhance_your_calm_and_barely_reaches_upstream(mesh: Any, batch: int) -> None:
+    """F24 (h2, CVE-2023-44487): HEADERS + RST_STREAM pairs get GOAWAY(ENHANCE_YOUR_CALM) and barely reach the
+    upstream."""
     c = H2Client(mesh.port)
     c.handshake()
     prefix = new_id("rr")
@@ -245,6 +249,7 @@ def test_rapid_reset_is_enhance_your_calm_and_barely_reaches_upstream(mesh: Any,
 
 
 def test_more_streams_than_allowed_are_refused(mesh: Any) -> None:
+    """F18/F24 (h2): streams beyond the advertised MAX_CONCURRENT_STREAMS are refused, the others served."""
     c = H2Client(mesh.port)
     c.handshake()
     limit = c.server_settings[SettingsFrame.MAX_CONCURRENT_STREAMS]

@@ -61,7 +61,7 @@ def test_one_multiplexed_connection_per_worker(h2_upstreams: Any, devmesh: Any) 
 
 
 def test_streams_above_goaway_last_id_are_retried(h2_upstreams: Any, devmesh: Any) -> None:
-    """The upstream sends GOAWAY(last = its 3rd stream) on its first connection and never processes
+    """F20: the upstream sends GOAWAY(last = its 3rd stream) on its first connection and never processes
     the streams above: devmesh retries those on a new connection and every request succeeds once."""
     upstream = h2_upstreams("baseline", goaway_after=3, goaway_connections={1})
     dm = devmesh("--baseline", upstream.address, "--workers", "1")
@@ -78,6 +78,8 @@ def test_streams_above_goaway_last_id_are_retried(h2_upstreams: Any, devmesh: An
 
 
 def test_refused_streams_are_retried(h2_upstreams: Any, devmesh: Any) -> None:
+    """F20 (REFUSED_STREAM): every stream is refused the first time it arrives; each is sent again and
+    answered once (I4)."""
     upstream = h2_upstreams("baseline", refuse_first_arrival=True)
     dm = devmesh("--baseline", upstream.address)
     c, sent = fire(dm.port, 8)
@@ -121,7 +123,7 @@ def test_peer_max_concurrent_streams_on_a_fresh_connection(h2_upstreams: Any, de
 
 
 def test_upstream_that_does_not_speak_http2_fails_fast(upstream: Any, devmesh: Any) -> None:
-    """`auto` sends an HTTP/2 request to an HTTP/1.1-only upstream (a misconfiguration): the
+    """F21 (h2c): `auto` sends an HTTP/2 request to an HTTP/1.1-only upstream (a misconfiguration): the
     upstream's HTTP/1.1 answer is not a server preface, so the request fails at once with 502,
     not at the 15 s response timeout."""
     http1_only = upstream("http1-only")
@@ -136,8 +138,8 @@ def test_upstream_that_does_not_speak_http2_fails_fast(upstream: Any, devmesh: A
 
 
 def test_upstream_reset_after_head_resets_the_client_stream(h2_upstreams: Any, devmesh: Any) -> None:
-    """RST_STREAM(INTERNAL_ERROR) from the upstream after its response head: the client's stream is
-    reset too (the head may or may not have gone out first), never ended as if complete; the
+    """F4 (h2c upstream): RST_STREAM(INTERNAL_ERROR) from the upstream after its response head: the client's
+    stream is reset too (the head may or may not have gone out first), never ended as if complete; the
     connection keeps serving."""
     upstream = h2_upstreams("baseline")
     dm = devmesh("--baseline", upstream.address)

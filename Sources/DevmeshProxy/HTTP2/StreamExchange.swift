@@ -464,6 +464,24 @@ final class StreamExchange: EventHandler {
         downstream.reset(downstreamStream, code: .cancel)
     }
 
+    /// Sends the request again on a new HTTP/1.1 connection after the keep-alive race (the
+    /// caller checked that nothing of a response arrived and that replaying is safe). At most once
+    /// per exchange, and only while the client still waits. False when it may not.
+    func replayOnFreshConnection(after failure: UpstreamFailure) -> Bool {
+        guard !retriedRefused, !responseHeadSent, downstreamOpen else { return false }
+        retriedRefused = true
+        countFailure(failure)
+        worker.stats.upstreamRetries &+= 1
+        h1.reset(worker: worker)
+        h1.freshConnectionOnly = true
+        leg = .none
+        endpointsTried = 0
+        upstreamRequestEnded = false
+        requestSentAt = 0
+        acquireUpstream()
+        return true
+    }
+
     /// Whether the request body can be sent again from the start (nothing of it was consumed yet).
     private var requestReplayable: Bool { requestEndsWithHead }
 
@@ -488,6 +506,7 @@ final class StreamExchange: EventHandler {
     /// Offers bytes and records whether that also ended the request upstream.
     private func offerRequestBytes(_ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
         let taken = offerRequestBytesToLeg(bytes, endStream: endStream)
+        if taken > 0 { lastProgressAt = worker.loop.now }
         if endStream && taken == bytes.count, case .h2 = leg { upstreamRequestEnded = true }
         return taken
     }
@@ -540,6 +559,7 @@ final class StreamExchange: EventHandler {
         let end = endStream && !pendingTrailers
         let result = downstream.send(downstreamStream, bytes, endStream: end)
         let taken = takenCount(result, offered: bytes.count)
+        if taken > 0 { lastProgressAt = worker.loop.now }
         if end && taken == bytes.count {
             responseEnded = true
             responseComplete()
@@ -679,14 +699,26 @@ final class StreamExchange: EventHandler {
     }
 
     private func currentDeadline() -> Int64? {
-        var deadline: Int64?
-        if callDeadline > 0 { deadline = callDeadline }
+        currentExpiry()?.deadline
+    }
+
+    /// The earliest deadline of what the exchange waits for, and the failure it means when it
+    /// passes. The same rules as an HTTP/1.1 exchange: the call's own deadline (grpc-timeout);
+    /// the response timeout from the end of the request until the response head; otherwise the
+    /// stream-idle timeout, the longest time with no byte moving either way (a stalled upstream
+    /// body, or a client that stops sending or reading).
+    private func currentExpiry() -> (deadline: Int64, failure: UpstreamFailure)? {
+        var expiry: (deadline: Int64, failure: UpstreamFailure)?
+        if callDeadline > 0 { expiry = (callDeadline, .responseTimeout) }
         let timeouts = worker.timeouts
+        var candidate: (deadline: Int64, failure: UpstreamFailure)?
         if !responseHeadSent, requestSentAt > 0, timeouts.upstreamResponse.value > 0 {
-            let responseDeadline = requestSentAt + timeouts.upstreamResponse.value
-            deadline = deadline.map { min($0, responseDeadline) } ?? responseDeadline
+            candidate = (requestSentAt + timeouts.upstreamResponse.value, .responseTimeout)
+        } else if timeouts.streamIdle.value > 0 {
+            candidate = (lastProgressAt + timeouts.streamIdle.value, .streamIdleTimeout)
         }
-        return deadline
+        if let candidate, expiry == nil || candidate.deadline < expiry!.deadline { expiry = candidate }
+        return expiry
     }
 
     /// Only `resumeLater` reaches here (the slot has no descriptor): a deferred retry.
@@ -698,13 +730,13 @@ final class StreamExchange: EventHandler {
     }
 
     func handleTimer() {
-        guard let deadline = currentDeadline() else { return }
-        if worker.loop.now < deadline {
-            worker.loop.setTimer(timerSlot, deadline: deadline)
+        guard let expiry = currentExpiry() else { return }
+        if worker.loop.now < expiry.deadline {
+            worker.loop.setTimer(timerSlot, deadline: expiry.deadline)
             return
         }
         cancelUpstream()
-        upstreamBroke(.responseTimeout)
+        upstreamBroke(expiry.failure)
     }
 
     // MARK: The end

@@ -13,6 +13,11 @@ headers, so one server serves a whole test:
   x-hang: 1         never answer (the stream stays open until the peer resets it)
   x-reset: CODE     send the response head, then RST_STREAM(CODE)
   x-reset-first: CODE   RST_STREAM(CODE) before any response frame
+  x-reset-mid-body: CODE  the head and half the body, then RST_STREAM(CODE)
+  x-drop-mid-body: reset|fin  the head and half the body, then the whole TCP connection is
+                    reset (RST) or closed (FIN): an upstream process that died mid-response
+  x-stall-mid-body: 1   the head and half the body, then nothing more on that stream
+  x-drop-before-head: reset|fin  no response frame: the whole TCP connection is reset or closed
   x-trailers: k=v[,k=v]  end the response with these trailers instead of END_STREAM on DATA
   x-size: N         body of N pattern bytes instead of "<name>\\n"
 
@@ -341,9 +346,15 @@ class _Connection:
                 ("x-stream-id", str(request.stream_id)), ("content-type", "text/plain")]
         if request.test_id is not None:
             head.append(("x-test-id", request.test_id))
+        if "x-drop-before-head" in h:
+            request.outcome = "reset_sent"
+            self._drop_connection(h["x-drop-before-head"])
         if "x-trailers" not in h:
             head.append(("content-length", str(len(body))))
         self.io.send(self.io.headers_frame(request.stream_id, head))
+        if any(k in h for k in ("x-reset-mid-body", "x-drop-mid-body", "x-stall-mid-body")):
+            self._cut_mid_body(stream, body)
+            return
         if "x-reset" in h:
             self.io.send(RstStreamFrame(request.stream_id, int(h["x-reset"])))
             request.outcome = "reset_sent"
@@ -359,6 +370,39 @@ class _Connection:
             self.streams.pop(request.stream_id, None)
             return
         self._flush_pending()
+
+    def _cut_mid_body(self, stream: _Stream, body: bytes) -> None:
+        """Sends half the body (what the flow-control windows allow of it), never END_STREAM,
+        then breaks the stream or the connection as the request asked."""
+        request = stream.request
+        h = request.headers
+        sid = request.stream_id
+        half = body[:max(1, len(body) // 2)]
+        n = min(len(half), self.conn_window, stream.send_window)
+        if n > 0:
+            self.io.send(*data_frames(sid, half[:n], self.peer_max_frame, end_stream=False))
+            self.conn_window -= n
+            stream.send_window -= n
+        # The ledger is written before the cut goes out: a test may read it as soon as it sees
+        # the cut's effect downstream.
+        if "x-reset-mid-body" in h:
+            request.outcome = "reset_sent"
+            self.streams.pop(sid, None)
+            self.io.send(RstStreamFrame(sid, int(h["x-reset-mid-body"])))
+        elif "x-drop-mid-body" in h:
+            request.outcome = "reset_sent"
+            self._drop_connection(h["x-drop-mid-body"])
+        else:
+            request.outcome = "hung"
+
+    def _drop_connection(self, how: str) -> None:
+        """Ends the whole TCP connection, RST (`reset`) or FIN (`fin`), with no GOAWAY: what a
+        crashed upstream process looks like. Ends this connection's thread."""
+        if how == "reset":
+            net.reset_close(self.io.sock)
+        else:
+            self.io.sock.shutdown(socket.SHUT_RDWR)
+        raise OSError("connection dropped on purpose")
 
     def _flush_pending(self) -> None:
         for sid, stream in list(self.streams.items()):

@@ -230,3 +230,27 @@ def test_grpc_streams_keep_their_upstreams_through_reload_churn(grpc_servers: An
         assert running.send_and_receive().server == owner.name
         assert running.finish() == grpc.StatusCode.OK
         assert owner.by_test_id(test_id)[0].seqs == list(range(running.seq))
+
+
+def test_quiet_grpc_streams_outlive_the_stream_idle_timeout(grpc_servers: Any, devmesh: Any,
+                                                           grpc_channels: Any, pb2: Any) -> None:
+    """A server stream whose replies are 2.5 s apart, and a bidi call that waits 2.5 s between
+    messages, both through devmesh with stream_idle 1 s: a quiet gRPC stream is normal, so both
+    complete OK (the call's deadline, grpc-timeout, is what bounds it). The same gap on a plain
+    HTTP/2 request is cut (test_fault_matrix_h2.py, F7)."""
+    baseline, sandbox = grpc_servers("baseline"), grpc_servers("sandbox")
+    dm = devmesh(config=render_config([service("echo", [baseline.address],
+                                               [route(KEY, [sandbox.address], sandbox=sandbox.name)])],
+                                      timeouts={"stream_idle": "1s"}))
+    stub = grpc_channels.stub(dm.port)
+    started = time.monotonic()
+    replies = list(stub.ServerStream(pb2.EchoRequest(reply_count=2, sleep_seconds=2.5),
+                                     metadata=metadata(baggage(), test_id=new_id("quiet")), timeout=20))
+    assert [r.server for r in replies] == ["sandbox", "sandbox"]
+    assert time.monotonic() - started >= 5.0, "the replies were not 2.5 s apart"
+    stream = LockstepBidi(stub, pb2, new_id("quiet-bidi"))
+    assert stream.send_and_receive().server == "sandbox"
+    time.sleep(2.5)  # the point of the test: a gap longer than stream_idle on a live call
+    assert stream.send_and_receive().server == "sandbox"
+    assert stream.finish() == grpc.StatusCode.OK
+

@@ -707,6 +707,10 @@ final class StreamExchange: EventHandler {
     /// the response timeout from the end of the request until the response head; otherwise the
     /// stream-idle timeout, the longest time with no byte moving either way (a stalled upstream
     /// body, or a client that stops sending or reading).
+    ///
+    /// gRPC calls have no stream-idle timeout: a quiet stream (a watch, a subscription, a bidi
+    /// session waiting for its next message) is how gRPC is used, and the call carries its own
+    /// deadline when it wants one. Memory stays bounded by flow control either way.
     private func currentExpiry() -> (deadline: Int64, failure: UpstreamFailure)? {
         var expiry: (deadline: Int64, failure: UpstreamFailure)?
         if callDeadline > 0 { expiry = (callDeadline, .responseTimeout) }
@@ -714,7 +718,7 @@ final class StreamExchange: EventHandler {
         var candidate: (deadline: Int64, failure: UpstreamFailure)?
         if !responseHeadSent, requestSentAt > 0, timeouts.upstreamResponse.value > 0 {
             candidate = (requestSentAt + timeouts.upstreamResponse.value, .responseTimeout)
-        } else if timeouts.streamIdle.value > 0 {
+        } else if timeouts.streamIdle.value > 0 && !isGRPC {
             candidate = (lastProgressAt + timeouts.streamIdle.value, .streamIdleTimeout)
         }
         if let candidate, expiry == nil || candidate.deadline < expiry!.deadline { expiry = candidate }

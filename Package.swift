@@ -89,6 +89,9 @@ package.targets += [
     .target(name: "DevmeshGRPC", dependencies: ["DevmeshIO", "DevmeshHTTP2", "DevmeshBytes", "DevmeshRoutesAPI"],
             swiftSettings: strict),
     .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
-    .target(name: "DevmeshHTTP2", dependencies: ["CNghttp2", "DevmeshBytes"], swiftSettings: hotPath),
+    .target(name: "DevmeshHTTP2", dependencies: ["CNghttp2", "DevmeshBytes", "DevmeshIO"], swiftSettings: hotPath),
     .testTarget(name: "DevmeshHTTP2Tests", dependencies: ["DevmeshHTTP2", "DevmeshBytes"]),
+    // The proxy's own pure pieces (settings mapping and the like); behaviour is tested end to end
+    // in Tests/integration against the binary.
+    .testTarget(name: "DevmeshProxyTests", dependencies: ["DevmeshProxy", "DevmeshConfig", "DevmeshHTTP2"]),
 ]

@@ -38,6 +38,8 @@ public struct QuickStartOptions: Sendable, Equatable {
     public var drainTimeout: String?
     /// `--access-log off|stdout|PATH` (a relative PATH is taken from the current directory).
     public var accessLog: String?
+    /// `--handover-socket PATH`: hand listeners over to / take them from another devmesh.
+    public var handoverSocket: String?
 
     /// The service name the flags' single service gets (in logs, metrics and `/routes`).
     public static let quickStartServiceName = "default"
@@ -47,7 +49,7 @@ public struct QuickStartOptions: Sendable, Equatable {
                 agent: String? = nil, workload: String? = nil, workloadPort: String? = nil,
                 customHeaders: [String] = [],
                 workers: String? = nil, admin: String? = nil, drainTimeout: String? = nil,
-                accessLog: String? = nil) {
+                accessLog: String? = nil, handoverSocket: String? = nil) {
         self.configPath = configPath
         self.listen = listen
         self.baseline = baseline
@@ -62,6 +64,7 @@ public struct QuickStartOptions: Sendable, Equatable {
         self.admin = admin
         self.drainTimeout = drainTimeout
         self.accessLog = accessLog
+        self.handoverSocket = handoverSocket
     }
 
     /// Builds the validated configuration: from the file when `configPath` is set (plus the
@@ -271,6 +274,12 @@ public struct QuickStartOptions: Sendable, Equatable {
             if let target = AccessLogSyntax.parse(accessLog, relativeTo: currentDirectory,
                                                   report: { diagnostics.report($0, at: location) }) {
                 configuration.accessLog = target
+            }
+        }
+        if let handoverSocket {
+            let location = Location.flag("--handover-socket", value: handoverSocket)
+            if let path = parse(handoverSocket, at: location, diagnostics, HandoverSocketSyntax.path) {
+                configuration.handoverSocket = path
             }
         }
     }

@@ -12,6 +12,20 @@ public protocol GRPCClientCallDelegate: AnyObject {
     func grpcCall(_ call: GRPCClientCall, finishedWith status: Int, message: String)
 }
 
+/// A liveness check for a long-lived call: a PING every `intervalMilliseconds`, and the call
+/// fails (14 UNAVAILABLE) when one goes unanswered for `timeoutMilliseconds`. Without it a peer
+/// that stops reading but keeps its socket (a stopped process, a dead network path) would look
+/// like a quiet one for as long as TCP takes to give up.
+public struct GRPCKeepalive: Sendable, Equatable {
+    public var intervalMilliseconds: Int64
+    public var timeoutMilliseconds: Int64
+
+    public init(intervalMilliseconds: Int64, timeoutMilliseconds: Int64) {
+        self.intervalMilliseconds = intervalMilliseconds
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+}
+
 /// One gRPC call on its own h2c connection: made for long-lived server-streaming calls (the proxy's
 /// route watch), where one connection per call costs nothing and keeps failure handling simple.
 public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
@@ -28,13 +42,21 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     private var headers = HeaderBlock(byteCapacity: 256, fieldCapacity: 8)
     private let request: [UInt8]
     private var status: Int?
+    /// Reports the end outside the callback stack that found it.
+    private var deferredFinish: TimerTask?
     private var statusMessage = ""
+    private let keepalive: GRPCKeepalive?
+    /// When the unanswered keepalive PING was sent.
+    private var pingSentAt: Int64?
 
     /// Connects to `address` and calls `path` with `request` (one message; the request side then
-    /// ends). `connectTimeoutMilliseconds` bounds the connect; the call itself has no deadline.
+    /// ends). `connectTimeoutMilliseconds` bounds the connect; the call itself has no deadline,
+    /// but with `keepalive` it ends when the server stops answering PINGs.
     public init(loop: EventLoop, buffers: BufferPool, address: SocketAddress, authority: String, path: String,
-                request: [UInt8], delegate: any GRPCClientCallDelegate, connectTimeoutMilliseconds: Int64 = 2000) {
+                request: [UInt8], delegate: any GRPCClientCallDelegate, connectTimeoutMilliseconds: Int64 = 2000,
+                keepalive: GRPCKeepalive? = nil) {
         self.loop = loop
+        self.keepalive = keepalive
         self.delegate = delegate
         self.request = GRPCMessageFraming.frame(request)
         var fd: Int32 = -1
@@ -86,7 +108,6 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
         guard !finished else { return }
         if events == EventLoop.Events.resume {
             flushScheduled = false
-            if slot == .invalid { return finish() }
         } else {
             transport.note(events)
         }
@@ -103,7 +124,24 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     }
 
     public func handleTimer() {
-        if !connected { fail(status: 14, message: "connect timed out") }
+        guard !finished else { return }
+        guard connected else { return fail(status: 14, message: "connect timed out") }
+        guard let keepalive else { return }
+        let now = loop.now
+        if let sentAt = pingSentAt, (session.lastPingAckAt ?? Int64.min) < sentAt {
+            if now - sentAt >= keepalive.timeoutMilliseconds {
+                return fail(status: 14, message: "the server did not answer a keepalive PING "
+                                + "within \(keepalive.timeoutMilliseconds) ms")
+            }
+            // Still waiting for the ACK: one PING in flight is enough.
+            loop.setTimer(slot, deadline: min(sentAt + keepalive.timeoutMilliseconds,
+                                               now + keepalive.intervalMilliseconds))
+            return
+        }
+        session.ping()
+        pingSentAt = now
+        scheduleFlush()
+        loop.setTimer(slot, deadline: now + min(keepalive.intervalMilliseconds, keepalive.timeoutMilliseconds))
     }
 
     private func becomeConnected() {
@@ -112,6 +150,7 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
         stream = session.submitRequest(headers: headers.fields, endStream: false)
         guard let stream else { return fail(status: 14, message: "cannot open a stream") }
         _ = request.withUnsafeBytes { session.submitData(stream, $0, endStream: true) }
+        if let keepalive { loop.setTimer(slot, deadline: loop.now + keepalive.intervalMilliseconds) }
         drive()
     }
 
@@ -121,6 +160,9 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
         case .idle: break
         case .closed: return fail(status: 14, message: "the server closed the connection")
         case .failed: return fail(status: 14, message: "the connection failed")
+        case .protocolError:
+            _ = transport.flush(session) // our GOAWAY, if the socket takes it
+            return fail(status: 13, message: "the server broke the HTTP/2 protocol")
         }
         guard !finished else { return }
         if transport.flush(session) != .idle { return fail(status: 14, message: "the connection failed") }
@@ -144,8 +186,7 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     private func finishSoon(status: Int, message: String) {
         self.status = status
         statusMessage = message
-        slot = loop.registerTimerOnly(handler: TimerRelay { [weak self] in self?.finish() })
-        loop.setTimer(slot, deadline: loop.now)
+        deferredFinish = TimerTask(loop: loop, afterMilliseconds: 0) { [weak self] in self?.finish() }
     }
 
     private func finish() {
@@ -216,20 +257,6 @@ public final class GRPCClientCall: EventHandler, HTTP2SessionDelegate {
     }
 
     private func scheduleFlushThenFinish() {
-        let timer = TimerRelay { [weak self] in self?.finish() }
-        let relaySlot = loop.registerTimerOnly(handler: timer)
-        timer.onFire = { [weak self, loop] in
-            loop.deregister(relaySlot)
-            self?.finish()
-        }
-        loop.setTimer(relaySlot, deadline: loop.now)
+        deferredFinish = TimerTask(loop: loop, afterMilliseconds: 0) { [weak self] in self?.finish() }
     }
-}
-
-/// A timer-only handler that runs a closure (deferred work outside a callback stack).
-final class TimerRelay: EventHandler {
-    var onFire: () -> Void
-    init(_ onFire: @escaping () -> Void) { self.onFire = onFire }
-    func handleEvents(_ events: UInt32) {}
-    func handleTimer() { onFire() }
 }

@@ -24,45 +24,78 @@ public final class GRPCServerCall {
     public var onCanSendMore: (() -> Void)?
     public private(set) var isOpen = true
     private var headersSent = false
-    /// A framed message that did not fit the stream's buffer yet.
+    /// Framed messages that did not fit the stream's buffer yet (from `pendingOffset` on).
     private var pending: [UInt8] = []
     private var pendingOffset = 0
+    /// A status given by `finish` while messages were still pending: the trailers go out after
+    /// the last pending byte (trailers end the stream, so nothing may follow them).
+    private var deferredStatus: (status: Int, message: String)?
 
     init(stream: HTTP2StreamID, connection: GRPCServerConnection) {
         self.stream = stream
         self.connection = connection
     }
 
-    /// Sends one response message. Returns false when the stream's buffer is full: the message is
-    /// kept and goes out first; send again after `onCanSendMore`.
+    /// Sends one response message; it is always kept, in order. Returns false when the stream's
+    /// buffer is full: what did not fit goes out as room appears, and the caller should send
+    /// nothing more until `onCanSendMore` (what it sends meanwhile still queues here, unbounded).
     @discardableResult
     public func send(_ message: [UInt8]) -> Bool {
         guard isOpen else { return false }
         sendHeadersIfNeeded()
-        guard pendingDrained() else { return false }
-        pending = GRPCMessageFraming.frame(message)
-        pendingOffset = 0
+        if pendingOffset >= pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingOffset = 0
+        }
+        pending += GRPCMessageFraming.frame(message)
         return pendingDrained()
     }
 
-    /// Ends the call with a status (and message). Without any message sent, this is a
-    /// trailers-only response.
+    /// Whether the stream can take another message now: open, and every earlier message handed to
+    /// the stream (pushing what it can first). A producer with its own bounded queue (the route
+    /// watch) checks this before it takes the next message from that queue, so its backlog stays
+    /// in the queue, where the bound applies, instead of piling up here.
+    public func readyForMore() -> Bool {
+        isOpen && pendingDrained()
+    }
+
+    /// Ends the call with a status (and message), after every message sent so far. Without any
+    /// message sent, this is a trailers-only response.
     public func finish(status: Int, message: String = "") {
         guard isOpen else { return }
         isOpen = false
-        let block = HeaderBlock(byteCapacity: 128, fieldCapacity: 4)
         if !headersSent {
             headersSent = true
+            let block = HeaderBlock(byteCapacity: 128, fieldCapacity: 4)
             block.append(name: ":status", value: "200")
             block.append(name: "content-type", value: "application/grpc")
             appendStatus(block, status: status, message: message)
             connection.session.submitResponse(stream, headers: block.fields, endStream: true)
+        } else if pendingDrained() {
+            submitTrailers(status: status, message: message)
         } else {
-            _ = pendingDrained()
-            appendStatus(block, status: status, message: message)
-            connection.session.submitTrailers(stream, headers: block.fields)
+            deferredStatus = (status, message)
         }
         connection.scheduleFlush()
+    }
+
+    private func submitTrailers(status: Int, message: String) {
+        let block = HeaderBlock(byteCapacity: 128, fieldCapacity: 4)
+        appendStatus(block, status: status, message: message)
+        connection.session.submitTrailers(stream, headers: block.fields)
+    }
+
+    /// The stream has room again: pushes pending bytes, then a status `finish` had to hold back.
+    /// True when the service may send more.
+    func streamHasRoom() -> Bool {
+        guard pendingDrained() else { return false }
+        if let deferred = deferredStatus {
+            deferredStatus = nil
+            submitTrailers(status: deferred.status, message: deferred.message)
+            connection.scheduleFlush()
+            return false
+        }
+        return isOpen
     }
 
     private func appendStatus(_ block: HeaderBlock, status: Int, message: String) {
@@ -100,11 +133,18 @@ public final class GRPCServerCall {
             return false
         case .streamClosed:
             isOpen = false
+            deferredStatus = nil
             return false
         }
     }
 
-    func closedByPeer() { isOpen = false }
+    /// Bytes or a status still waiting for room in the stream.
+    var hasPendingOutput: Bool { pendingOffset < pending.count || deferredStatus != nil }
+
+    func closedByPeer() {
+        isOpen = false
+        deferredStatus = nil
+    }
 }
 
 /// One h2c connection answering gRPC calls.
@@ -146,7 +186,7 @@ public final class GRPCServerConnection: EventHandler, HTTP2SessionDelegate {
         }
         transport.canRead = true
         transport.canWrite = true
-        if let initialBytes { transport.feed(initialBytes, to: session, now: loop.now) }
+        if let initialBytes { _ = transport.feed(initialBytes, to: session, now: loop.now) }
         drive()
     }
 
@@ -176,7 +216,10 @@ public final class GRPCServerConnection: EventHandler, HTTP2SessionDelegate {
     private func drive() {
         guard !closed else { return }
         lastActivity = loop.now
-        if transport.read(into: session, now: loop.now) != .idle { return close() }
+        switch transport.read(into: session, now: loop.now) {
+        case .closed, .failed: return close()
+        case .idle, .protocolError: break // a GOAWAY goes out below; the session then finishes
+        }
         if transport.flush(session) != .idle { return close() }
         if transport.isDrained && session.isFinished { return close() }
         loop.setTimer(slot, deadline: loop.now + Self.idleMilliseconds)
@@ -248,7 +291,8 @@ public final class GRPCServerConnection: EventHandler, HTTP2SessionDelegate {
         }
         calls[stream.rawValue] = call
         service.handle(path: request.path, request: message, call: call)
-        if !call.isOpen { calls.removeValue(forKey: stream.rawValue) }
+        // A finished call stays until its last bytes and status are out (streamCanSendMore).
+        if !call.isOpen && !call.hasPendingOutput { calls.removeValue(forKey: stream.rawValue) }
     }
 
     public func http2Session(_ session: HTTP2Session, streamDidClose stream: HTTP2StreamID,
@@ -263,7 +307,7 @@ public final class GRPCServerConnection: EventHandler, HTTP2SessionDelegate {
 
     public func http2Session(_ session: HTTP2Session, streamCanSendMore stream: HTTP2StreamID) {
         guard let call = calls[stream.rawValue] else { return }
-        if call.pendingDrained() { call.onCanSendMore?() }
+        if call.streamHasRoom() { call.onCanSendMore?() }
     }
 }
 

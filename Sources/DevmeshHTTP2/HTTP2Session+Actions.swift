@@ -180,6 +180,28 @@ extension HTTP2Session {
     /// The PING payload that marks the round trip of a graceful shutdown ("devmesh!").
     static let shutdownPingPayload: UInt64 = 0x6465_766D_6573_6821
 
+    /// Sends a PING (RFC 9113 §6.7) whose ACK shows the peer still reads this connection: a
+    /// keepalive for long-lived calls, where a silent peer (a stopped process, a dead path) would
+    /// otherwise look like a quiet one. `lastPingAckAt` records when the ACK arrives.
+    public func ping() {
+        if isDispatching {
+            deferred.append(.ping)
+        } else {
+            applyPing()
+        }
+    }
+
+    private func applyPing() {
+        guard failure == nil else { return }
+        var payload = HTTP2Session.livenessPingPayload
+        _ = withUnsafeBytes(of: &payload) { bytes in
+            nghttp2_submit_ping(nghttp, CNghttp2_FLAG_NONE, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    /// The PING payload of `ping()` ("alive?!!").
+    static let livenessPingPayload: UInt64 = 0x616C_6976_653F_2121
+
     // MARK: Deferred actions
 
     /// Applies the actions queued while nghttp2 was running. Applying them calls nghttp2's submit
@@ -210,6 +232,8 @@ extension HTTP2Session {
             applyGoAway(HTTP2ErrorCode(code), graceful: graceful)
         case .finishShutdown:
             finishShutdown()
+        case .ping:
+            applyPing()
         }
     }
 
@@ -239,6 +263,7 @@ enum DeferredAction {
     case consume(stream: Int32, bytes: Int)
     case goAway(code: UInt32, graceful: Bool)
     case finishShutdown
+    case ping
 }
 
 @inline(__always)

@@ -131,11 +131,12 @@ extension HTTP2Session {
                                    errorCode: HTTP2ErrorCode(frame.pointee.goaway.error_code))
         case CNghttp2_SETTINGS:
             if header.flags & CNghttp2_FLAG_ACK == 0 { remoteSettingsReceived = true }
-        case CNghttp2_PING:
-            if header.flags & CNghttp2_FLAG_ACK != 0 && shutdown == .noticeSent
-                && withUnsafeBytes(of: frame.pointee.ping.opaque_data, { $0.loadUnaligned(as: UInt64.self) })
-                    == HTTP2Session.shutdownPingPayload {
+        case CNghttp2_PING where header.flags & CNghttp2_FLAG_ACK != 0:
+            let payload = withUnsafeBytes(of: frame.pointee.ping.opaque_data, { $0.loadUnaligned(as: UInt64.self) })
+            if payload == HTTP2Session.shutdownPingPayload && shutdown == .noticeSent {
                 deferred.append(.finishShutdown)
+            } else if payload == HTTP2Session.livenessPingPayload {
+                lastPingAckAt = now
             }
         default:
             break

@@ -45,6 +45,8 @@ public final class HTTP2Session {
     public internal(set) var counters = HTTP2Counters()
     /// The peer sent GOAWAY: no new stream may be opened on this session.
     public internal(set) var goAwayReceived = false
+    /// When the ACK of a `ping()` last arrived (the `now` given to that `receive`).
+    public internal(set) var lastPingAckAt: Int64?
 
     /// The smallest output buffer worth passing to `produce`, bytes. Smaller buffers still make
     /// progress but cut DATA into small frames.

@@ -37,7 +37,7 @@ struct AgentCommand: ParsableCommand {
         do {
             try Signals.block(AgentServer.handledSignals)
         } catch {
-            AgentLog.error("cannot block signals: \(error)")
+            Log.error("cannot block signals: \(error)")
             throw ExitCode(1)
         }
         var options = AgentOptions(dataDirectory: data)
@@ -48,19 +48,19 @@ struct AgentCommand: ParsableCommand {
         do {
             server = try AgentServer(options: options)
         } catch {
-            AgentLog.error("\(error)")
+            Log.error("\(error)")
             throw ExitCode(1)
         }
         let state = server.service.state
         let recovery = server.service.store.recovery
-        AgentLog.info("agent data in \(data): \(state.sandboxes.count) sandbox(es), \(state.routeGroups.count) "
+        Log.info("agent data in \(data): \(state.sandboxes.count) sandbox(es), \(state.routeGroups.count) "
                       + "route group(s) (replayed \(recovery.recordsReplayed) log record(s))")
         if recovery.bytesDiscarded > 0 {
-            AgentLog.warning("cut \(recovery.bytesDiscarded) byte(s) from the end of the log: a write that was not "
+            Log.warning("cut \(recovery.bytesDiscarded) byte(s) from the end of the log: a write that was not "
                              + "acknowledged (crash), or damage")
         }
-        AgentLog.info("agent http on \(server.httpAddress)")
-        AgentLog.info("agent grpc on \(server.grpcAddress)")
+        Log.info("agent http on \(server.httpAddress)")
+        Log.info("agent grpc on \(server.grpcAddress)")
         let status = server.run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -31,6 +31,9 @@ struct Proxy: ParsableCommand {
               devmesh proxy --config config/sidecar.yaml
 
             SIGTERM/SIGINT drain (a second one exits at once); SIGHUP reloads the file.
+            Binary upgrade: start the new devmesh with the same --handover-socket (or
+            handover_socket) as the running one; it takes over the listening sockets and the
+            old one drains.
             """
     )
 
@@ -63,6 +66,9 @@ struct Proxy: ParsableCommand {
     var drainTimeout: String?
     @Option(name: .customLong("access-log"), help: "off (default), stdout, or a file path (JSON lines).")
     var accessLog: String?
+    @Option(name: .customLong("handover-socket"),
+            help: "Unix socket path for binary upgrades: take the listeners of the devmesh serving there, then serve it.")
+    var handoverSocket: String?
 
     func run() throws {
         // Before anything can start a thread (configuration loading uses Foundation): every
@@ -77,7 +83,8 @@ struct Proxy: ParsableCommand {
                                         fallback: fallback, upstreamProtocol: upstreamProtocol,
                                         agent: agent, workload: workload, workloadPort: workloadPort,
                                         customHeaders: customHeader, workers: workers,
-                                        admin: admin, drainTimeout: drainTimeout, accessLog: accessLog)
+                                        admin: admin, drainTimeout: drainTimeout, accessLog: accessLog,
+                                        handoverSocket: handoverSocket)
         let configuration: ProxyConfiguration
         do {
             configuration = try options.makeConfiguration()

@@ -68,4 +68,54 @@ final class RuleDerivationTests: XCTestCase {
             XCTAssertEqual(RouteGroupMatch(labels: ["l": pattern]).matches(sandbox), expected, "\(pattern) ~ \(value)")
         }
     }
+
+    /// A sandbox write derives again only the rules it can touch
+    /// (`RuleDerivation.rules(afterChangeOf:to:in:)`), so after any sequence of writes the index
+    /// must hold exactly what deriving every rule gives, and a watch that applied every op must
+    /// agree with it. Seeded random puts (new keys, labels, forks, destinations) and deletes of
+    /// sandboxes, under route groups that match by name and by label glob (with conflicts), and
+    /// now and then a route group replaced (the full derivation path).
+    func testIncrementalUpdatesEqualAFullDerivation() throws {
+        let service = try Fixture.service(self, watchBuffer: 1024)
+        var random = SeededGenerator(seed: 7)
+        let names = (0..<8).map { "s\($0)" }
+        let workloads = ["route", "driver", "front"]
+        let teams = ["pay", "payments", "search", "other"]
+        for (name, match) in [("by-label", RouteGroupMatch(labels: ["team": "pay*"])),
+                              ("by-name", RouteGroupMatch(sandboxes: ["s1", "s3", "s5"])),
+                              ("either", RouteGroupMatch(sandboxes: ["s2"], labels: ["team": "search"]))] {
+            _ = try service.createRouteGroup(RouteGroupSpec(name: name, match: match))
+        }
+        let watch = service.index.watch(WorkloadRoutingRulesRequest())
+        var seen: [RuleIdentity: WorkloadRoutingRule] = [:]
+        for step in 0..<400 {
+            let name = names.randomElement(using: &random)!
+            if service.state.sandboxes[name] != nil, Int.random(in: 0..<3, using: &random) == 0 {
+                try service.deleteSandbox(named: name)
+            } else {
+                let forks = workloads.filter { _ in Bool.random(using: &random) }
+                let labels = Bool.random(using: &random) ? ["team": teams.randomElement(using: &random)!] : [:]
+                let key = Int.random(in: 0..<4, using: &random) == 0 ? "k-\(name)-\(step)" : nil
+                let spec = Fixture.sandbox(name, key: key, labels: labels, forks: (forks.isEmpty ? ["route"] : forks).map {
+                    Fixture.fork($0, [(8080, ["d\(Int.random(in: 0..<3, using: &random)).svc:8080"])])
+                })
+                _ = try service.putSandbox(spec)
+            }
+            if step % 97 == 96 {
+                let pattern = ["pay*", "*", "search", "nothing"].randomElement(using: &random)!
+                _ = try service.putRouteGroup(RouteGroupSpec(name: "by-label", match: RouteGroupMatch(labels: ["team": pattern])))
+            }
+            XCTAssertEqual(service.index.rules, RuleDerivation.rules(for: service.state), "after step \(step)")
+            while let op = watch.next() {
+                guard let rule = op.route else { continue }
+                switch op.op {
+                case .add, .replace: seen[rule.identity] = rule
+                case .remove: seen[rule.identity] = nil
+                default: break
+                }
+            }
+            XCTAssertEqual(seen, service.index.rules, "the watch's view after step \(step)")
+        }
+        XCTAssertGreaterThan(service.index.rules.count, 5, "the sequence should leave rules behind")
+    }
 }

@@ -43,6 +43,28 @@ final class AgentConfigTests: XCTestCase {
             """)
         XCTAssertEqual(configuration.agent?.address, EndpointSpec(host: "routeserver.signadot.svc", port: 7777))
         XCTAssertEqual(configuration.agent?.syncTimeout, AgentSettings.defaultSyncTimeout)
+        XCTAssertEqual(configuration.agent?.keepaliveInterval, Milliseconds(5000))
+        XCTAssertEqual(configuration.agent?.keepaliveTimeout, Milliseconds(15000))
+    }
+
+    func testKeepaliveKeys() throws {
+        let configuration = try parse("""
+            agent: {address: 127.0.0.1:7777, keepalive_interval: 250ms, keepalive_timeout: 2s}
+            services:
+              - name: web
+                baseline: 127.0.0.1:9001
+                workload: Deployment/default/web
+            """)
+        XCTAssertEqual(configuration.agent?.keepaliveInterval, Milliseconds(250))
+        XCTAssertEqual(configuration.agent?.keepaliveTimeout, Milliseconds(2000))
+        let off = try parse("""
+            agent: {address: 127.0.0.1:7777, keepalive_interval: off}
+            services:
+              - name: web
+                baseline: 127.0.0.1:9001
+                workload: Deployment/default/web
+            """)
+        XCTAssertEqual(off.agent?.keepaliveInterval.isOff, true)
     }
 
     func testProblemsNameTheKey() {
@@ -88,6 +110,13 @@ final class AgentConfigTests: XCTestCase {
                  baseline: 127.0.0.1:9001
                  workload: Deployment/default/web
              """, "agent.sync_timeout:"),
+            ("""
+             agent: {address: 127.0.0.1:7777, keepalive_timeout: off}
+             services:
+               - name: web
+                 baseline: 127.0.0.1:9001
+                 workload: Deployment/default/web
+             """, "agent.keepalive_timeout:"),
         ]
         for (index, testCase) in cases.enumerated() {
             XCTAssertThrowsError(try parse(testCase.yaml), "case \(index)") { error in

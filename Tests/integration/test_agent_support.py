@@ -47,10 +47,12 @@ class Agent:
         self.http_port = 0
         self.grpc_port = 0
 
-    def start(self) -> "Agent":
+    def start(self, http_port: int = 0, grpc_port: int = 0) -> "Agent":
+        """Starts the agent on kernel-chosen ports, or on the ones given (a restart that a proxy
+        configured with the old gRPC port must find again)."""
         self.stderr_lines = []
-        cmd = [*devmesh_command(), "agent", "--data", str(self.data), "--http", "127.0.0.1:0",
-               "--grpc", "127.0.0.1:0", *self.extra]
+        cmd = [*devmesh_command(), "agent", "--data", str(self.data), "--http", f"127.0.0.1:{http_port}",
+               "--grpc", f"127.0.0.1:{grpc_port}", *self.extra]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT
@@ -65,6 +67,11 @@ class Agent:
                     raise AssertionError(f"agent printed no port lines within {START_TIMEOUT}s:\n{self.stderr_text}")
                 self._cv.wait(min(left, 0.2))
         return self
+
+    def restart(self) -> "Agent":
+        """Starts again on the same data directory and the same ports (after stop or kill)."""
+        assert self.proc is not None and self.proc.poll() is not None, "the agent is still running"
+        return self.start(self.http_port, self.grpc_port)
 
     def _ready(self) -> bool:
         http = [int(m.group(2)) for line in self.stderr_lines if (m := HTTP_RE.search(line))]

@@ -31,6 +31,8 @@ def short_timeouts_proxy(upstream, devmesh, **timeouts: str):
 
 
 def test_slowloris_head_is_cut_at_the_request_head_timeout(upstream, devmesh):
+    """F17 (slowloris, h1): a head dripped one byte per 100 ms is cut at the 1 s request-head timeout (408 or
+    a close) and never forwarded."""
     baseline, sandbox, dm = short_timeouts_proxy(upstream, devmesh, request_head="1s")
     sock = net.connect(dm.port)
     sock.sendall(b"GET / HTTP/1.1\r\nHost: test.local\r\n")
@@ -83,6 +85,8 @@ def test_idle_keep_alive_connection_is_closed(upstream, devmesh):
 
 
 def test_slow_upstream_beyond_the_response_timeout_is_504(upstream, devmesh):
+    """F6 (h1): the upstream's head comes after the 1 s response timeout: 504 at the deadline, sent once, and
+    the upstream connection is not reused."""
     baseline, sandbox, dm = short_timeouts_proxy(upstream, devmesh, upstream_response="1s")
     start = time.monotonic()
     tid = new_id()
@@ -103,6 +107,8 @@ def test_upstream_within_the_response_timeout_is_served(upstream, devmesh):
 
 
 def test_stalled_body_is_aborted_at_the_stream_idle_timeout(upstream, devmesh):
+    """F7 (h1): the upstream stalls mid-body: the client connection is aborted at the 1 s stream-idle timeout,
+    never completed."""
     baseline, sandbox, dm = short_timeouts_proxy(upstream, devmesh, stream_idle="1s")
     start = time.monotonic()
     with Client(dm.port, timeout=8) as c:
@@ -113,6 +119,8 @@ def test_stalled_body_is_aborted_at_the_stream_idle_timeout(upstream, devmesh):
 
 
 def test_refused_sandbox_is_502_naming_the_sandbox(upstream, devmesh):
+    """F1 (h1): a sandbox whose only endpoint refuses connections gets a fast 502/503 naming it, never the
+    baseline."""
     baseline = upstream("baseline")
     config = dmconf.render_config([dmconf.service("default", [baseline.address], [
         dmconf.route(KEY, [f"127.0.0.1:{net.closed_port()}"], sandbox="feature-x")])])
@@ -149,6 +157,7 @@ def test_refused_sandbox_with_fallback_baseline_goes_to_baseline(upstream, devme
 
 @pytest.mark.parametrize("fault", ["reset_before_head", "close_before_head"])
 def test_upstream_gone_before_the_response_head_is_502(sandbox_proxy, fault):
+    """F3 (h1): the upstream resets or closes before its head: 502, and the POST is never replayed (I3)."""
     p = sandbox_proxy()
     tid = new_id()
     with Client(p.port) as c:
@@ -160,7 +169,7 @@ def test_upstream_gone_before_the_response_head_is_502(sandbox_proxy, fault):
 
 @pytest.mark.parametrize("fault", ["reset_mid_body", "fin_mid_body", "reset_mid_chunked", "fin_mid_chunked"])
 def test_upstream_dying_mid_body_is_never_a_complete_response(sandbox_proxy, fault):
-    """No silent truncation: the head went out, so the downstream connection must be aborted
+    """F4/F5 (h1): no silent truncation: the head went out, so the downstream connection must be aborted
     (a CL body short of its length, or a chunked body without its last chunk)."""
     p = sandbox_proxy()
     with Client(p.port, timeout=10) as c:
@@ -172,6 +181,7 @@ def test_upstream_dying_mid_body_is_never_a_complete_response(sandbox_proxy, fau
 
 @pytest.mark.parametrize("fault", ["fin_mid_body", "fin_mid_chunked"])
 def test_curl_reports_the_truncated_transfer(sandbox_proxy, fault):
+    """F4/F5 (h1, curl): a body cut by the upstream is an error for curl (exit 18 or 56), not a download."""
     p = sandbox_proxy()
     out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
                           f"http://127.0.0.1:{p.port}/?size=200000&fault={fault}"], capture_output=True, timeout=20)
@@ -247,7 +257,7 @@ def test_keep_alive_race_with_an_upstream_that_closes_idle_connections(upstream,
 
 @pytest.mark.parametrize("fault", ["close_before_head", "reset_before_head"])
 def test_idempotent_request_on_a_dropped_pooled_connection_is_replayed_once(upstream, devmesh, fault):
-    """The keep-alive race made deterministic: the upstream reads the request that arrives on a
+    """F23: the keep-alive race made deterministic: the upstream reads the request that arrives on a
     reused connection and closes (or resets) without a response byte. devmesh replays the GET
     once on a fresh connection; the client sees one clean 200."""
     baseline = upstream("baseline")
@@ -268,7 +278,7 @@ def test_idempotent_request_on_a_dropped_pooled_connection_is_replayed_once(upst
 
 
 def test_non_idempotent_request_on_a_dropped_pooled_connection_is_not_replayed(upstream, devmesh):
-    """The same race for a POST: it may have been processed, so it is never sent twice (I3); the
+    """F23 (I3): the same race for a POST: it may have been processed, so it is never sent twice (I3); the
     client gets a 502 instead."""
     baseline = upstream("baseline")
     dm = devmesh("--baseline", baseline.address, "--workers", "1")

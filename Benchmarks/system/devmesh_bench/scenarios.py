@@ -1,5 +1,5 @@
 """The scenario matrix of notes/benchmarks.md §3: HTTP/1.1 (S0, S1, S2, S3, S8, S9, S10), then
-HTTP/2 and gRPC (S4, S4b, S6, S7).
+HTTP/2 and gRPC (S4, S4b, S6, S7), and S11, devmesh's control plane (agent + proxy, controlplane.py).
 
 A scenario is a function `run(ctx, target)` that starts the target (fresh), drives load at it and
 adds records to the context. Another scenario is one more function of the same shape (start,
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import grpcwire, measure, procfs
+from . import controlplane, grpcwire, measure, procfs
 from .context import Context
 from .modes import S4_HEADLINE, S6_SHAPE
 from .procs import HarnessError, http_get
@@ -398,6 +398,19 @@ def run_s7(ctx: Context, target: Target) -> None:
 
 def estimate_s7(ctx: Context) -> float:
     return len(ctx.mode.s7_points) * ctx.mode.repeats * (_per_point(ctx) + 2.0) + 3
+# ------------------------------------------------------------------------------------------ S11
+
+def run_s11(ctx: Context, target: Target) -> None:
+    """devmesh only: N sandboxes in the agent, the proxy's first sync, propagation at N rules."""
+    mode = ctx.mode
+    for record in controlplane.run(ctx.env, mode.s11_sandboxes, mode.s11_changes, ctx.env.proxy_cpus):
+        ctx.add({"scenario": "S11", "target": target.name, **record})
+
+
+def estimate_s11(ctx: Context) -> float:
+    # Measured on the 2-core VM (quick mode, 25 s in all): about 2 ms per create on average, well
+    # under a second for the first sync, ~30 ms per timed change (probe and /metrics reads included).
+    return ctx.mode.s11_sandboxes * 0.002 + 2 + ctx.mode.s11_changes * 2 * 0.03
 
 
 # ------------------------------------------------------------------------------------- registry
@@ -462,6 +475,13 @@ SCENARIOS: tuple[Scenario, ...] = (
              "References take the same load without pushes.",
              run_s10, lambda ctx: ctx.mode.warmup_s + ctx.mode.s10_measure_s + 2,
              applies=lambda target: target.reloadable or not target.is_proxy),
+    Scenario("S11", "Control plane: 10,000 sandboxes for one workload",
+             "devmesh only. A devmesh agent gets N sandboxes through REST (sequential creates, each "
+             "fsync'd); a proxy following it over the Routes API (gRPC watch) syncs all N rules; then "
+             "delete + create rounds are each timed to the first request the proxy routes accordingly "
+             "(from the REST call's return and from its start), with the proxy's own build time per "
+             "change (devmesh_agent_last_rebuild_microseconds). Agent and proxy RSS at N.",
+             run_s11, estimate_s11, applies=lambda target: target.name == "devmesh"),
 )
 
 SCENARIOS_BY_ID = {s.id: s for s in SCENARIOS}

@@ -1,6 +1,8 @@
 """Configs the harness writes: templates filled completely, routes rendered for each proxy."""
 
+import os
 import re
+import subprocess
 import tempfile
 import unittest
 from pathlib import Path
@@ -8,6 +10,9 @@ from pathlib import Path
 from devmesh_bench import backends, grpcwire, targets
 from devmesh_bench.procs import Supervisor
 from devmesh_bench.scenarios import S10_CHURN_KEYS, S10_STABLE_KEYS, s10_routes
+
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def env(tmp: Path) -> targets.Environment:
@@ -65,6 +70,23 @@ class TemplateTests(unittest.TestCase):
 
 
 class RouteConfigTests(unittest.TestCase):
+    def test_devmesh_accepts_the_config_the_harness_writes(self):
+        """The template follows devmesh's schema: `devmesh validate` on what the harness writes. A
+        renamed key would otherwise only show as devmesh "unavailable" halfway through a full run."""
+        binary = os.environ.get("DEVMESH_BIN") or str(REPO / ".build" / "release" / "devmesh")
+        if not Path(binary).exists():
+            self.skipTest(f"no devmesh binary at {binary} (bench-smoke.sh sets DEVMESH_BIN)")
+        with tempfile.TemporaryDirectory() as tmp:
+            e = h2_env(Path(tmp))
+            # Every hop devmesh runs with a config file: the HTTP/2 ones add `protocol` and `limits`.
+            cases = [(targets.H1_TO_H1, 0), (targets.H1_TO_H1, 100), (targets.H2_TO_H2, 0),
+                     (targets.H2_TO_H1, 0), (targets.GRPC_UNARY, 0), (targets.GRPC_STREAM, 0)]
+            for hop, count in cases:
+                with self.subTest(hop=hop, routes=count):
+                    conf = targets.Devmesh()._write_config(e, 8080, targets.Routes.numbered(count), hop)
+                    result = subprocess.run([binary, "validate", "--config", str(conf)], capture_output=True, text=True)
+                    self.assertEqual(result.returncode, 0, result.stderr)
+
     def test_devmesh_yaml_lists_every_key(self):
         with tempfile.TemporaryDirectory() as tmp:
             e = env(Path(tmp))

@@ -37,6 +37,56 @@ public enum RuleDerivation {
         return rules
     }
 
+    /// The rules one sandbox change can alter, derived again from `state` (the state after the
+    /// change): the sandbox's own rules under its old and its new key, and for each route group that
+    /// matched the sandbox before or matches it now, the group's rule for every workload the sandbox
+    /// forked before or forks now. A value is nil where the rule no longer exists.
+    ///
+    /// No other rule can change: a group that matches neither version of the sandbox resolves over
+    /// the same sandboxes as before, and keys are unique, so no other sandbox's rule shares an
+    /// identity with these. Deriving every rule again costs O(sandboxes) allocations and a full diff
+    /// per write (37 ms per create at 10,000 sandboxes, measured); this costs O(forks) without route
+    /// groups, plus one scan of the sandboxes per affected group and workload.
+    public static func rules(afterChangeOf old: Sandbox?, to new: Sandbox?,
+                             in state: AgentState) -> [RuleIdentity: WorkloadRoutingRule?] {
+        var changed: [RuleIdentity: WorkloadRoutingRule?] = [:]
+        for fork in old?.forks ?? [] {
+            changed[RuleIdentity(routingKey: old!.routingKey, baseline: fork.forkOf)] = .some(nil)
+        }
+        for fork in new?.forks ?? [] {
+            let rule = makeRule(key: new!.routingKey, sandbox: new!.name, fork: fork)
+            changed[rule.identity] = rule
+        }
+        var workloads: [BaselineWorkload] = []
+        for fork in (old?.forks ?? []) + (new?.forks ?? []) where !workloads.contains(fork.forkOf) {
+            workloads.append(fork.forkOf)
+        }
+        for group in state.routeGroups.values {
+            let involved = (old.map(group.match.matches) ?? false) || (new.map(group.match.matches) ?? false)
+            guard involved else { continue }
+            for workload in workloads {
+                let identity = RuleIdentity(routingKey: group.routingKey, baseline: workload)
+                changed[identity] = winningRule(of: group, for: workload, in: state)
+            }
+        }
+        return changed
+    }
+
+    /// The group's rule for one workload: the oldest matched sandbox that forks it, if any.
+    private static func winningRule(of group: RouteGroup, for workload: BaselineWorkload,
+                                    in state: AgentState) -> WorkloadRoutingRule? {
+        var best: (sandbox: Sandbox, fork: Fork)?
+        for sandbox in state.sandboxes.values {
+            guard let fork = sandbox.forks.first(where: { $0.forkOf == workload }),
+                  group.match.matches(sandbox) else { continue }
+            if let current = best, (current.sandbox.revision, current.sandbox.name) < (sandbox.revision, sandbox.name) {
+                continue
+            }
+            best = (sandbox, fork)
+        }
+        return best.map { makeRule(key: group.routingKey, sandbox: $0.sandbox.name, fork: $0.fork) }
+    }
+
     /// For one route group: which sandboxes it matches, and per forked workload the sandbox that
     /// receives the traffic and the ones it shadows (shown by the API so conflicts are visible).
     public static func resolution(of group: RouteGroup, in state: AgentState) -> GroupResolution {

@@ -76,8 +76,28 @@ public final class RulesIndex {
             changes.append(RuleChange(identity: identity, before: rule, after: nil))
         }
         guard !changes.isEmpty else { return [] }
-        changes.sort { $0.identity < $1.identity }
         rules = newRules
+        return publish(changes)
+    }
+
+    /// Sets the rules named in `delta` (nil: the rule is gone) and leaves every other rule as it
+    /// is; fans out what changed exactly like `update(to:)`. For a write that can only touch a few
+    /// rules (`RuleDerivation.rules(afterChangeOf:to:in:)`): the cost follows the delta, not the
+    /// whole rule set.
+    @discardableResult
+    public func update(changing delta: [RuleIdentity: WorkloadRoutingRule?]) -> [RuleChange] {
+        var changes: [RuleChange] = []
+        for (identity, rule) in delta where rules[identity] != rule {
+            changes.append(RuleChange(identity: identity, before: rules[identity], after: rule))
+            rules[identity] = rule
+        }
+        guard !changes.isEmpty else { return [] }
+        return publish(changes)
+    }
+
+    /// Sends every watch the ops its filter sees for `changes` (already applied to `rules`).
+    private func publish(_ unsorted: [RuleChange]) -> [RuleChange] {
+        let changes = unsorted.sorted { $0.identity < $1.identity }
         revision += 1
         var overflowed: [RuleWatch] = []
         for watch in watches.values.sorted(by: { $0.id < $1.id }) {

@@ -2,21 +2,11 @@ import DevmeshIO
 import DevmeshRoutesAPI
 import Glibc
 
-/// Serves the gRPC port: `RoutesGRPCAcceptor` (the Routes API) by default; tests may pass
-/// `ClosingGRPCAcceptor`, which closes every connection at once.
+/// Serves the gRPC port: `RoutesGRPCAcceptor` (the Routes API) unless told otherwise.
 public protocol AgentGRPCAcceptor: AnyObject {
     /// Takes ownership of an accepted, non-blocking, close-on-exec socket. Called on the agent's
     /// loop thread, the same thread as `service` and its `RulesIndex`.
     func accept(_ fd: Int32, loop: EventLoop, service: AgentService)
-}
-
-/// The placeholder: closes every connection at once (a gRPC client sees UNAVAILABLE).
-public final class ClosingGRPCAcceptor: AgentGRPCAcceptor {
-    public init() {}
-
-    public func accept(_ fd: Int32, loop: EventLoop, service: AgentService) {
-        Syscall.close(fd)
-    }
 }
 
 /// Where the agent listens and keeps its data.
@@ -86,13 +76,13 @@ public final class AgentServer {
         do {
             let fd = try Signals.makeSignalFD(for: AgentServer.handledSignals)
             let source = SignalSource(fd: fd) { [unowned self] signal in
-                AgentLog.info("\(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping the agent")
+                Log.info("\(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping the agent")
                 self.loop.stop()
             }
             _ = try loop.register(fd, handler: source)
             signalSource = source
         } catch {
-            AgentLog.error("cannot set up signal handling: \(error)")
+            Log.error("cannot set up signal handling: \(error)")
             return 1
         }
         loop.run()
@@ -164,21 +154,4 @@ final class GRPCListener: EventHandler {
         slot = .invalid
         Syscall.close(fd)
     }
-}
-
-/// Reads the signalfd on the loop.
-final class SignalSource: EventHandler {
-    private let fd: Int32
-    private let onSignal: (Int32) -> Void
-
-    init(fd: Int32, onSignal: @escaping (Int32) -> Void) {
-        self.fd = fd
-        self.onSignal = onSignal
-    }
-
-    func handleEvents(_ events: UInt32) {
-        while let signal = Signals.readSignal(fd) { onSignal(signal) }
-    }
-
-    func handleTimer() {}
 }

@@ -84,10 +84,12 @@ final class RoutesGRPCService: GRPCService {
         Self.pump(call)
     }
 
-    /// Sends queued ops until the stream's buffer is full (then `onCanSendMore` resumes).
+    /// Sends queued ops until the stream's buffer is full (then `onCanSendMore` resumes). An op is
+    /// taken from the watch only when the stream has room, so a slow client's backlog stays in the
+    /// watch's bounded queue and overflows there (the stream then ends with UNAVAILABLE).
     private static func pump(_ call: GRPCServerCall) {
         guard let watch = call.context as? RuleWatch else { return }
-        while call.isOpen, let op = watch.next() {
+        while call.readyForMore(), let op = watch.next() {
             if !call.send(op.serializedBytes()) { return }
         }
     }

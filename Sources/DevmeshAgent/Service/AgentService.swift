@@ -145,11 +145,26 @@ public final class AgentService {
     }
 
     private func commit(_ mutation: StoreMutation) throws(AgentError) {
+        let previous: Sandbox?
+        switch mutation {
+        case .putSandbox(let sandbox): previous = state.sandboxes[sandbox.name]
+        case .deleteSandbox(let name): previous = state.sandboxes[name]
+        case .putRouteGroup, .deleteRouteGroup: previous = nil
+        }
         do {
             try store.commit(mutation)
         } catch {
             throw AgentError(.unavailable, "the change was not saved: \(error)")
         }
-        index.update(to: RuleDerivation.rules(for: store.state))
+        switch mutation {
+        case .putSandbox(let sandbox):
+            // Only this sandbox's rules and those of the groups it is in can change.
+            index.update(changing: RuleDerivation.rules(afterChangeOf: previous, to: sandbox, in: store.state))
+        case .deleteSandbox:
+            index.update(changing: RuleDerivation.rules(afterChangeOf: previous, to: nil, in: store.state))
+        case .putRouteGroup, .deleteRouteGroup:
+            // Rare, and a group can touch any rule: derive them all again.
+            index.update(to: RuleDerivation.rules(for: store.state))
+        }
     }
 }

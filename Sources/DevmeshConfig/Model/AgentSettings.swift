@@ -9,15 +9,27 @@ public struct AgentSettings: Sendable, Equatable {
     /// How long a starting proxy waits for the first complete set of rules (SYNCED) before it
     /// reports ready anyway, serving the baseline only and saying so.
     public var syncTimeout: Milliseconds
+    /// A PING on each watch every `keepaliveInterval` (`.off`: none); a watch whose PING goes
+    /// unanswered for `keepaliveTimeout` is dropped and reconnects (the agent is hung, or the
+    /// path to it is dead, and its rules may be stale).
+    public var keepaliveInterval: Milliseconds
+    public var keepaliveTimeout: Milliseconds
     public var subscriptions: [WorkloadSubscription]
 
     public static let defaultPort: UInt16 = 7777
     public static let defaultSyncTimeout = Milliseconds.seconds(5)
+    /// The Signadot reference client's figures (routes-api.md §3).
+    public static let defaultKeepaliveInterval = Milliseconds.seconds(5)
+    public static let defaultKeepaliveTimeout = Milliseconds.seconds(15)
 
     public init(address: EndpointSpec, syncTimeout: Milliseconds = AgentSettings.defaultSyncTimeout,
+                keepaliveInterval: Milliseconds = AgentSettings.defaultKeepaliveInterval,
+                keepaliveTimeout: Milliseconds = AgentSettings.defaultKeepaliveTimeout,
                 subscriptions: [WorkloadSubscription]) {
         self.address = address
         self.syncTimeout = syncTimeout
+        self.keepaliveInterval = keepaliveInterval
+        self.keepaliveTimeout = keepaliveTimeout
         self.subscriptions = subscriptions
     }
 }

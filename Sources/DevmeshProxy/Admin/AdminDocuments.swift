@@ -49,6 +49,11 @@ enum AdminDocuments {
         family("devmesh_downstream_connections_rejected_total", "counter",
                "Connections refused with 503 above max_connections_per_worker or while draining.")
         out += "devmesh_downstream_connections_rejected_total \(stats.downstreamRejectedOverLimit)\n"
+        family("devmesh_requests_in_flight", "gauge", "Requests admitted and not yet answered.")
+        out += "devmesh_requests_in_flight \(stats.requestsInFlight)\n"
+        family("devmesh_requests_shed_total", "counter",
+               "Requests shed above max_requests_per_worker (HTTP/1.1 503, HTTP/2 REFUSED_STREAM).")
+        out += "devmesh_requests_shed_total \(stats.requestsShed)\n"
         family("devmesh_accept_errors_total", "counter", "accept() failures (EMFILE pauses accepting).")
         out += "devmesh_accept_errors_total \(stats.acceptErrors)\n"
         family("devmesh_request_head_timeouts_total", "counter", "Requests cut at the request-head timeout (408).")
@@ -111,6 +116,11 @@ enum AdminDocuments {
             out += "devmesh_agent_table_updates_total{result=\"refused\"} \(controlPlane.updatesRefused)\n"
             family("devmesh_agent_reconnects_total", "counter", "Watch streams lost and re-established.")
             out += "devmesh_agent_reconnects_total \(controlPlane.watches.reduce(UInt64(0)) { $0 &+ $1.reconnects })\n"
+            family("devmesh_agent_last_rebuild_microseconds", "gauge",
+                   "Time the last route table build from agent rules took (merge, compile, publish).")
+            out += "devmesh_agent_last_rebuild_microseconds \(controlPlane.lastRebuildMicroseconds)\n"
+            family("devmesh_agent_rebuild_microseconds_total", "counter", "Time spent building route tables from agent rules.")
+            out += "devmesh_agent_rebuild_microseconds_total \(controlPlane.rebuildMicrosecondsTotal)\n"
             family("devmesh_agent_synced", "gauge", "1 once every watch received a complete set of rules.")
             out += "devmesh_agent_synced \(controlPlane.synced ? 1 : 0)\n"
         }

@@ -9,7 +9,9 @@ final class AdminServer: EventHandler {
     static let maxConnections = 64
 
     let address: SocketAddress
-    private let fd: Int32
+    /// The listening socket (offered to a successor on a binary upgrade).
+    let listenerFD: Int32
+    private var listening = true
     private let loop: EventLoop
     private unowned let server: ProxyServer
     private var slot: Slot = .invalid
@@ -19,26 +21,53 @@ final class AdminServer: EventHandler {
     private let grpcBuffers = BufferPool(chunkSize: 16 * 1024, largeSize: 16 * 1024, chunksPerSlab: 4)
     private lazy var health = HealthService(server: server)
 
-    init(loop: EventLoop, address listen: ListenAddress, server: ProxyServer) throws(ServerError) {
+    /// Binds `listen`, or adopts `inherited`: the admin socket a predecessor handed over.
+    init(loop: EventLoop, address listen: ListenAddress, server: ProxyServer, inherited: Int32? = nil) throws(ServerError) {
         self.loop = loop
         self.server = server
         do {
-            let requested = try SocketAddress.resolve(host: listen.host, port: listen.port)
-            fd = try Sockets.listen(on: requested, reusePort: false, backlog: 64)
-            address = try Syscall.localAddress(fd)
+            if let inherited {
+                listenerFD = inherited
+            } else {
+                let requested = try SocketAddress.resolve(host: listen.host, port: listen.port)
+                listenerFD = try Sockets.listen(on: requested, reusePort: false, backlog: 64)
+            }
+            address = try Syscall.localAddress(listenerFD)
         } catch {
             throw ServerError(message: "admin listener \(listen): \(error)")
         }
         do {
-            slot = try loop.register(fd, handler: self)
+            slot = try loop.register(listenerFD, handler: self)
         } catch {
             throw ServerError(message: "admin listener \(listen): \(error)")
         }
     }
 
+    /// A successor serves the admin socket now (binary upgrade): stop accepting and close this
+    /// process's copy (removed from epoll first: the socket stays open in the successor).
+    /// Connections already accepted are still answered.
+    func stopListening() {
+        guard listening else { return }
+        listening = false
+        loop.stopWatching(listenerFD)
+        loop.deregister(slot)
+        Syscall.close(listenerFD)
+    }
+
     func handleEvents(_ events: UInt32) {
-        while true {
-            guard case .done(let client)? = try? Syscall.accept(fd) else { return }
+        while listening {
+            let result: IOResult<Int32>
+            do {
+                result = try Syscall.accept(listenerFD)
+            } catch {
+                // Out of descriptors: the pending connections stay queued; try again shortly
+                // (an edge-triggered listener would not report them again by itself).
+                if error == Errno.tooManyOpenFiles || error == Errno.systemTooManyOpenFiles {
+                    loop.setTimer(slot, deadline: loop.now + Listener.pauseOnExhaustionMilliseconds)
+                }
+                return
+            }
+            guard case .done(let client) = result else { return }
             guard connections.count < AdminServer.maxConnections else {
                 Syscall.close(client)
                 continue
@@ -48,7 +77,9 @@ final class AdminServer: EventHandler {
         }
     }
 
-    func handleTimer() {}
+    func handleTimer() {
+        handleEvents(0)
+    }
 
     func closed(_ connection: AdminConnection) {
         connections.removeAll { $0 === connection }

@@ -43,12 +43,15 @@ final class WorkloadWatch: GRPCClientCallDelegate {
     private(set) var opsRejected: UInt64 = 0
     private(set) var reconnects: UInt64 = 0
 
+    private let keepalive: GRPCKeepalive?
+
     static let minimumBackoffMilliseconds: Int64 = 1000
     static let maximumBackoffMilliseconds: Int64 = 30_000
 
-    init(subscription: WorkloadSubscription, address: SocketAddress, loop: EventLoop, buffers: BufferPool,
-         onRulesChanged: @escaping () -> Void) {
+    init(subscription: WorkloadSubscription, address: SocketAddress, keepalive: GRPCKeepalive?, loop: EventLoop,
+         buffers: BufferPool, onRulesChanged: @escaping () -> Void) {
         self.subscription = subscription
+        self.keepalive = keepalive
         self.address = address
         self.loop = loop
         self.buffers = buffers
@@ -64,7 +67,7 @@ final class WorkloadWatch: GRPCClientCallDelegate {
                                                    name: subscription.name)
         call = GRPCClientCall(loop: loop, buffers: buffers, address: address, authority: address.description,
                               path: "/routes.Routes/WatchWorkloadRoutingRules", request: filter.serializedBytes(),
-                              delegate: self)
+                              delegate: self, keepalive: keepalive)
     }
 
     func stop() {
@@ -188,29 +191,5 @@ final class WorkloadWatch: GRPCClientCallDelegate {
             self?.retry = nil
             self?.start()
         }
-    }
-}
-
-/// A one-shot callback after a delay, on a loop.
-final class TimerTask: EventHandler {
-    private let loop: EventLoop
-    private var slot: Slot = .invalid
-    private let body: () -> Void
-
-    init(loop: EventLoop, afterMilliseconds delay: Int64, body: @escaping () -> Void) {
-        self.loop = loop
-        self.body = body
-        slot = loop.registerTimerOnly(handler: self)
-        loop.setTimer(slot, deadline: loop.now + max(0, delay))
-    }
-
-    deinit { loop.deregister(slot) }
-
-    func handleEvents(_ events: UInt32) {}
-
-    func handleTimer() {
-        loop.deregister(slot)
-        slot = .invalid
-        body()
     }
 }

@@ -69,6 +69,9 @@ extension HTTP1Session {
         worker.loop.replaceHandler(slot, with: connection)
         worker.replaceSession(self, with: connection)
         connection.start()
+        // A connection that sent its preface while the worker drains (during a handover's
+        // grace) is drained as the others were: GOAWAY, finish its streams, close.
+        if drainRequested { connection.drain() }
     }
 
     /// Makes sure the buffer has free space for the rest of a head: compacts a pipelined partial
@@ -136,9 +139,21 @@ extension HTTP1Session {
         }
     }
 
+    /// The request is over: its slot in `worker.requestsInFlight` is free again.
+    func releaseRequestSlot() {
+        guard holdsRequestSlot else { return }
+        holdsRequestSlot = false
+        worker.requestsInFlight -= 1
+    }
+
     /// Routes a complete request head, rewrites it in place for the upstream, and starts
     /// acquiring an upstream connection.
     private func beginExchange(_ head: RequestHead) {
+        let admitted = worker.requestsInFlight < worker.limits.maxRequestsPerWorker
+        if admitted {
+            worker.requestsInFlight += 1
+            holdsRequestSlot = true
+        }
         let snapshot = worker.snapshot
         var current = buffer!
         let headStart = current.start
@@ -161,6 +176,13 @@ extension HTTP1Session {
         current.start = headEnd
         buffer = current
 
+        if !admitted {
+            // Overload: answer now rather than queue (reliability.md F18). The answer closes the
+            // connection, which is what frees the client's share of the worker.
+            worker.stats.requestsShed &+= 1
+            respondLocally(status: 503, message: "overloaded: too many requests in flight", close: true)
+            return
+        }
         if head.method == .connect {
             // A reverse proxy has no business opening tunnels to arbitrary authorities.
             respondLocally(status: 405, message: "CONNECT is not supported", close: true)

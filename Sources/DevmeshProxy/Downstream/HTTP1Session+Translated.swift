@@ -205,7 +205,7 @@ extension HTTP1Session: ExchangeDownstream {
         translated.out = out
         translated.headWritten = true
         exchange.responseBytesSent += count
-        if endStream || bodiless { translated.responseDone = true }
+        if endStream || bodiless { markTranslatedResponseDone() }
         _ = writeTranslatedOutput()
     }
 
@@ -240,14 +240,14 @@ extension HTTP1Session: ExchangeDownstream {
             }
         }
         translated.out = out
-        if endStream && taken == bytes.count { translated.responseDone = true }
+        if endStream && taken == bytes.count { markTranslatedResponseDone() }
         _ = writeTranslatedOutput()
         return taken == bytes.count ? .accepted : .partial(taken)
     }
 
     func sendTrailers(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>) {
         guard translated.headWritten, !translated.responseDone else { return }
-        translated.responseDone = true
+        markTranslatedResponseDone()
         // Only a chunked body can carry trailers in HTTP/1.1; otherwise they are dropped.
         guard case .chunked = translated.framing else { return }
         var out = translated.out ?? freshOutput()
@@ -280,6 +280,13 @@ extension HTTP1Session: ExchangeDownstream {
     }
 
     // MARK: Helpers
+
+    /// The exchange calls in from the upstream's turn; the next request or the close happens in
+    /// this connection's own turn, so schedule one even when every byte went out at once.
+    private func markTranslatedResponseDone() {
+        translated.responseDone = true
+        worker.loop.resumeLater(slot)
+    }
 
     private func freshOutput() -> IOBuffer {
         var out = worker.buffers.take()
@@ -325,13 +332,14 @@ extension HTTP1Session: ExchangeDownstream {
     /// The exchange ended and its bytes are out: next request, or close.
     private func finishTranslatedExchange() {
         if let trailers = translated.trailerBytes { worker.buffers.give(trailers) }
-        let mustClose = exchange.downstreamMustClose || !translated.responseDone || drainRequested
+        let mustClose = exchange.downstreamMustClose || !translated.responseDone || closesAfterExchangeForDrain()
         translated = TranslatedState()
         if mustClose {
             close(abort: false)
             return
         }
         phase = .awaitingHead
+        releaseRequestSlot()
         idleSince = worker.loop.now
         releaseBufferIfEmpty()
     }

@@ -59,8 +59,13 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
     /// When the first byte of the pending head arrived (0: no byte yet).
     var headStartedAt: Int64 = 0
     var idleSince: Int64 = 0
+    /// Draining with a grace for idle connections (after a handover): close when still idle
+    /// then (0: no such deadline).
+    var drainIdleDeadline: Int64 = 0
 
     var exchange = Exchange()
+    /// The current request counts in `worker.requestsInFlight`.
+    var holdsRequestSlot = false
     var upstream: UpstreamConnection?
     /// A response devmesh writes itself (error pages), with what to do once it is out.
     var localResponse: IOBuffer?
@@ -135,7 +140,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
         switch phase {
         case .awaitingHead:
             if headStartedAt != 0 { return headStartedAt + timeouts.requestHead.value }
-            return idleSince + timeouts.downstreamIdle.value
+            let idleEnd = idleSince + timeouts.downstreamIdle.value
+            return drainIdleDeadline != 0 ? min(idleEnd, drainIdleDeadline) : idleEnd
         case .connecting:
             return nil // the upstream connection carries the connect timeout
         case .exchanging:
@@ -211,12 +217,31 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
 
     // MARK: Draining and closing
 
-    /// The worker is draining: an idle connection closes now, a busy one after its exchange.
+    /// The worker is draining: an idle connection closes now (or, after a handover, when it is
+    /// still idle at the end of the worker's grace), a busy one after its exchange.
     func drain() {
         drainRequested = true
-        if phase == .awaitingHead && headStartedAt == 0 && (buffer?.isEmpty ?? true) {
+        guard phase == .awaitingHead && headStartedAt == 0 && (buffer?.isEmpty ?? true) else { return }
+        let grace = worker.drainIdleGraceMilliseconds
+        if grace == 0 {
             close()
+            return
         }
+        drainIdleDeadline = worker.loop.now + grace
+        armTimer()
+    }
+
+    /// An exchange ended while draining, and its response did not say `connection: close` (the
+    /// drain began after its head went out): whether to close now. On SIGTERM, yes. After a
+    /// handover the client, never told, may be sending its next request already, which would
+    /// meet a closed connection; so the connection stays for the worker's idle grace and that
+    /// next request is answered, with `connection: close`.
+    func closesAfterExchangeForDrain() -> Bool {
+        guard drainRequested else { return false }
+        let grace = worker.drainIdleGraceMilliseconds
+        if grace == 0 { return true }
+        if drainIdleDeadline == 0 { drainIdleDeadline = worker.loop.now + grace }
+        return false
     }
 
     /// Closes the downstream connection and everything it holds.
@@ -235,6 +260,7 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             translated.trailerBytes = nil
         }
         phase = .closed
+        releaseRequestSlot()
         if let upstream {
             upstream.close(abort: true)
             self.upstream = nil

@@ -45,7 +45,8 @@ enum GRPC {
         switch failure {
         case .connectTimeout, .responseTimeout, .streamIdleTimeout: deadlineExceeded
         case .malformedResponse: `internal`
-        case .connectRefused, .connectError, .noEndpoint, .poolExhausted, .reset, .closedEarly: unavailable
+        case .connectRefused, .connectError, .noEndpoint, .poolExhausted, .reset, .closedEarly, .resourcesExhausted:
+            unavailable
         }
     }
 

@@ -5,12 +5,9 @@ import DevmeshIO
 /// A client's h2c connection: the socket on one side, an `HTTP2Session` (server role) on the
 /// other, and one `StreamExchange` per open stream. Every stream is routed on its own.
 ///
-/// I/O follows the HTTP/1.1 session's rules: edge-triggered readiness, read into a pooled chunk
-/// (given back as soon as the session has consumed it: nghttp2 keeps partial frames itself),
-/// and output produced into one pooled chunk per loop turn, written with one `send`; what the
-/// kernel does not take waits for the writable edge, and nothing more is produced meanwhile
-/// (the session's bounded queues then push back on the streams).
-final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConnection {
+/// Socket I/O is `HTTP2Transport`'s; output is flushed once per loop turn (`scheduleFlush`), so
+/// frames that several exchanges add in one turn leave together.
+final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConnection, TurnFlushedSession {
     unowned(unsafe) let worker: Worker
     let fd: Int32
     let slot: Slot
@@ -18,9 +15,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     let session: HTTP2Session
     /// Open streams and their exchanges.
     private var exchanges: [Int32: StreamExchange] = [:]
-    private var output: IOBuffer?
-    private var canRead = true
-    private var canWrite = true
+    private let transport: HTTP2Transport
     private var closed = false
     private var draining = false
     private var drainStartedAt: Int64 = 0
@@ -31,9 +26,17 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     /// Bytes of the connection preface (and anything after it) read by the HTTP/1.1 session
     /// before it handed the connection over.
     private var initialBytes: IOBuffer?
+    /// The session failed and its GOAWAY was handed to the kernel: the write side is shut and
+    /// the socket stays open (not read) until the client closes or `closeAt` passes.
+    private var lingering = false
+    private var closeAt: Int64 = 0
+    /// The client half-closed (its FIN arrived): nobody is left to read a lingering GOAWAY.
+    private var peerHalfClosed = false
 
     /// How long the second GOAWAY of a graceful shutdown waits for the PING round trip.
     static let goAwayPingWaitMilliseconds: Int64 = 1000
+    /// How long a failed connection stays open after its GOAWAY, for the client to read it.
+    static let goAwayLingerMilliseconds: Int64 = 2000
 
     init(worker: Worker, fd: Int32, slot: Slot, initialBytes: IOBuffer?) {
         self.worker = worker
@@ -41,6 +44,9 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         self.slot = slot
         self.initialBytes = initialBytes
         session = HTTP2Session(role: .server, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
+        transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
+        transport.canRead = true
+        transport.canWrite = true
         lastActivity = worker.loop.now
         session.delegate = self
         exchanges.reserveCapacity(worker.http2Settings.maxConcurrentStreams)
@@ -51,7 +57,10 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         worker.stats.http2Connections &+= 1
         if let bytes = initialBytes {
             initialBytes = nil
-            feed(bytes.validBytes)
+            lastActivity = worker.loop.now
+            if transport.feed(bytes.validBytes, to: session, now: worker.loop.now) == .protocolError {
+                countFailure()
+            }
             worker.buffers.give(bytes)
         }
         drive()
@@ -66,15 +75,23 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
             finishIfDone()
             return
         }
-        if events & (EventLoop.Events.readable | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
-            canRead = true
+        if events & (EventLoop.Events.peerHalfClosed | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
+            peerHalfClosed = true
         }
-        if events & EventLoop.Events.writable != 0 { canWrite = true }
+        if lingering {
+            if peerHalfClosed { close() }
+            return
+        }
+        transport.note(events)
         drive()
     }
 
     func handleTimer() {
         let now = worker.loop.now
+        if lingering {
+            if now >= closeAt { close() } else { armTimer() }
+            return
+        }
         if draining, now - drainStartedAt >= Self.goAwayPingWaitMilliseconds {
             session.goAway(.noError, graceful: false)
             drive()
@@ -91,50 +108,29 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     private func armTimer() {
         guard !closed else { return }
-        let deadline = draining ? drainStartedAt + Self.goAwayPingWaitMilliseconds
-                                : lastActivity + worker.timeouts.downstreamIdle.value
+        let deadline = lingering ? closeAt
+            : draining ? drainStartedAt + Self.goAwayPingWaitMilliseconds
+            : lastActivity + worker.timeouts.downstreamIdle.value
         if let armed = worker.loop.timerDeadline(slot), armed <= deadline { return }
         worker.loop.setTimer(slot, deadline: deadline)
     }
 
     /// Reads what the socket has, feeds the session, writes what it produced.
     private func drive() {
-        while canRead && !closed && session.wantsRead {
-            var chunk = worker.buffers.take()
-            let asked = chunk.capacity - chunk.end
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.read(fd, chunk.base + chunk.end, asked)
-            } catch {
-                worker.buffers.give(chunk)
-                close()
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canRead = false
-                worker.buffers.give(chunk)
-            case .done(0):
-                worker.buffers.give(chunk)
-                close()
-                return
-            case .done(let count):
-                chunk.end += count
-                feed(chunk.validBytes)
-                worker.buffers.give(chunk)
-                if count < asked { canRead = false }
-            }
+        guard !closed else { return }
+        let now = worker.loop.now
+        switch transport.read(into: session, now: now, willReceive: { _ in lastActivity = now }) {
+        case .idle: break
+        case .protocolError: countFailure() // the GOAWAY goes out below, then the linger
+        case .closed, .failed: return close()
         }
         flush()
         finishIfDone()
         armTimer()
     }
 
-    private func feed(_ bytes: UnsafeRawBufferPointer) {
-        lastActivity = worker.loop.now
-        if case .failed(let error) = session.receive(bytes, now: worker.loop.now) {
-            worker.stats.countHTTP2Failure(error)
-        }
+    private func countFailure() {
+        if let failure = session.failure { worker.stats.countHTTP2Failure(failure) }
     }
 
     /// Asks for a flush at the end of this loop turn (from another connection's events).
@@ -147,45 +143,30 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     /// Writes pending output, then whatever the session produces, until the kernel stops taking it.
     func flush() {
         guard !closed else { return }
-        while canWrite {
-            if output == nil {
-                guard session.wantsWrite else { return }
-                var chunk = worker.buffers.take()
-                chunk.start = 0
-                chunk.end = session.produce(into: UnsafeMutableRawBufferPointer(start: chunk.base, count: chunk.capacity))
-                guard chunk.end > 0 else {
-                    worker.buffers.give(chunk)
-                    return
-                }
-                output = chunk
-            }
-            var pending = output!
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.send(fd, pending.base + pending.start, pending.count)
-            } catch {
-                close()
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canWrite = false
-                return
-            case .done(let sent):
-                pending.start += sent
-                if pending.isEmpty {
-                    worker.buffers.give(pending)
-                    output = nil
-                } else {
-                    output = pending
-                    canWrite = false
-                }
-            }
-        }
+        if transport.flush(session) == .failed { close() }
     }
 
     private func finishIfDone() {
-        if !closed, output == nil, session.isFinished { close() }
+        guard !closed, !lingering, transport.isDrained, session.isFinished else { return }
+        if session.failure != nil && !peerHalfClosed {
+            lingerAfterGoAway()
+        } else {
+            close()
+        }
+    }
+
+    /// The session failed (a flood, a protocol error) and its GOAWAY is in the kernel's send
+    /// queue, behind whatever the client has not read yet. Closing now, with the client's unread
+    /// bytes in our receive queue, would make the kernel send RST and drop that queue, GOAWAY
+    /// included: the client would never learn why. So: FIN after the GOAWAY, stop reading (a
+    /// flooder is held back by TCP flow control), and close when the client closes or after
+    /// `goAwayLingerMilliseconds`.
+    private func lingerAfterGoAway() {
+        lingering = true
+        closeAt = worker.loop.now + Self.goAwayLingerMilliseconds
+        Syscall.shutdownWrite(fd)
+        forgetAllExchanges()
+        armTimer()
     }
 
     func drain() {
@@ -202,12 +183,8 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         guard !closed else { return }
         closed = true
         worker.stats.add(session.counters)
-        for (_, exchange) in exchanges { exchange.downstreamClosed() }
-        exchanges.removeAll()
-        if let output {
-            worker.buffers.give(output)
-            self.output = nil
-        }
+        forgetAllExchanges()
+        transport.release()
         if let initialBytes {
             worker.buffers.give(initialBytes)
             self.initialBytes = nil
@@ -225,22 +202,6 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         scheduleFlush()
     }
 
-    func send(_ stream: HTTP2StreamID, _ bytes: UnsafeRawBufferPointer, endStream: Bool) -> HTTP2SendResult {
-        let result = session.submitData(stream, bytes, endStream: endStream)
-        scheduleFlush()
-        return result
-    }
-
-    func sendTrailers(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>) {
-        session.submitTrailers(stream, headers: headers)
-        scheduleFlush()
-    }
-
-    func consumed(_ stream: HTTP2StreamID, byteCount: Int) {
-        session.consume(stream, byteCount: byteCount)
-        scheduleFlush()
-    }
-
     func reset(_ stream: HTTP2StreamID, code: HTTP2ErrorCode) {
         session.resetStream(stream, code: code)
         scheduleFlush()
@@ -248,7 +209,16 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     /// The exchange of `stream` is over on both sides.
     func exchangeFinished(_ stream: HTTP2StreamID) {
-        exchanges.removeValue(forKey: stream.rawValue)
+        if exchanges.removeValue(forKey: stream.rawValue) != nil { worker.requestsInFlight -= 1 }
+    }
+
+    /// Every open stream's exchange hears that the client is gone. The table is emptied first:
+    /// an exchange that finishes on the spot calls `exchangeFinished`, which must find nothing.
+    private func forgetAllExchanges() {
+        let closing = exchanges
+        exchanges.removeAll()
+        worker.requestsInFlight -= closing.count
+        for (_, exchange) in closing { exchange.downstreamClosed() }
     }
 
     // MARK: HTTP2SessionDelegate
@@ -257,6 +227,15 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
                       kind: HTTP2HeaderBlockKind, stream: HTTP2StreamID, endStream: Bool) {
         switch kind {
         case .request:
+            guard worker.requestsInFlight < worker.limits.maxRequestsPerWorker else {
+                // Overload: refuse the stream at once (reliability.md F18). REFUSED_STREAM tells
+                // the client nothing was processed, so it may retry, here or elsewhere.
+                worker.stats.requestsShed &+= 1
+                session.resetStream(stream, code: .refusedStream)
+                scheduleFlush()
+                return
+            }
+            worker.requestsInFlight += 1
             let exchange = worker.takeStreamExchange()
             exchanges[stream.rawValue] = exchange
             exchange.begin(downstream: self, stream: stream, fields: fields, endStream: endStream)
@@ -275,6 +254,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     func http2Session(_ session: HTTP2Session, streamDidClose stream: HTTP2StreamID,
                       reason: HTTP2StreamCloseReason) {
         guard let exchange = exchanges.removeValue(forKey: stream.rawValue) else { return }
+        worker.requestsInFlight -= 1
         exchange.downstreamStreamClosed(reason)
     }
 

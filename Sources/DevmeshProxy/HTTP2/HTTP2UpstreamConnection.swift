@@ -7,7 +7,7 @@ import DevmeshIO
 /// reached. GOAWAY from the upstream retires the connection: no new stream opens on it, streams
 /// it never processed are handed back to their exchanges (which retry them elsewhere), and it
 /// closes once the rest are done.
-final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
+final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlushedSession {
     enum State { case connecting, ready, closed }
 
     unowned(unsafe) let worker: Worker
@@ -19,19 +19,25 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     private var streams: [Int32: StreamExchange] = [:]
     /// Exchanges that chose this connection while it was connecting.
     private var waiting: [StreamExchange] = []
-    private var output: IOBuffer?
-    private var canRead = false
-    private var canWrite = false
+    private let transport: HTTP2Transport
     private var flushScheduled = false
     private var idleSince: Int64
     /// The address left the route table: no new stream; close when the last one ends.
     private var retired = false
+    /// Bytes read of the peer's connection preface, its first frame, a SETTINGS frame (RFC 9113
+    /// §3.4), and that frame's payload length (from its first 3 bytes). Until the whole frame is
+    /// in, one stream is opened and the other exchanges wait: the peer's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS may be smaller than what `availableStreamSlots` assumes
+    /// meanwhile, and streams over it would be refused.
+    private var peerPrefaceBytesSeen = 0
+    private var peerPrefacePayloadLength = 0
 
     private init(worker: Worker, pool: UpstreamPool, fd: Int32) {
         self.worker = worker
         self.pool = pool
         self.fd = fd
         session = HTTP2Session(role: .client, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
+        transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
         idleSince = worker.loop.now
         session.delegate = self
     }
@@ -43,7 +49,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         do {
             (fd, connected) = try Sockets.connect(to: pool.address)
         } catch {
-            return .failure(UpstreamFailureError(error == Errno.connectionRefused ? .connectRefused : .connectError))
+            return .failure(UpstreamFailureError(.connecting(error)))
         }
         let connection = HTTP2UpstreamConnection(worker: worker, pool: pool, fd: fd)
         do {
@@ -64,25 +70,65 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         return .success(connection)
     }
 
-    /// Room for another stream now (ready) or once connected (connecting).
+    /// The peer's SETTINGS have been processed: `availableStreamSlots` uses its limit.
+    private var peerSettingsKnown: Bool {
+        peerPrefaceBytesSeen >= 9 && peerPrefaceBytesSeen >= 9 + peerPrefacePayloadLength
+    }
+
+    /// Room for another stream now (ready) or once connected (connecting, or ready before the
+    /// peer's SETTINGS arrived: the exchange waits for them).
     var hasCapacity: Bool {
         switch state {
         case .connecting: waiting.count < worker.http2Settings.maxConcurrentStreams
+        case .ready where !peerSettingsKnown:
+            !retired && !session.goAwayReceived && streams.count + waiting.count < worker.http2Settings.maxConcurrentStreams
         case .ready: !retired && !session.goAwayReceived && session.availableStreamSlots > 0
         case .closed: false
         }
     }
 
-    /// Opens a stream for `exchange` now, or when the connection is up.
+    /// Opens a stream for `exchange` now, or when the connection is up and the peer's limits known.
     func open(_ exchange: StreamExchange) {
         switch state {
         case .connecting:
+            waiting.append(exchange)
+        case .ready where !peerSettingsKnown && !streams.isEmpty:
             waiting.append(exchange)
         case .ready:
             submit(exchange)
         case .closed:
             exchange.upstreamStreamClosed(.refused)
         }
+    }
+
+    /// Opens streams for waiting exchanges while the peer allows more (after its SETTINGS, and
+    /// as streams close, which they do while input is processed and output produced: so this
+    /// runs after both). Never from inside the session's callbacks (nghttp2 is not re-entrant);
+    /// `submit` schedules the flush that sends what it opened.
+    private func submitWaiting() {
+        guard state == .ready, peerSettingsKnown else { return }
+        while !waiting.isEmpty && !retired && !session.goAwayReceived && session.availableStreamSlots > 0 {
+            submit(waiting.removeFirst())
+        }
+        if !waiting.isEmpty && (retired || session.goAwayReceived) {
+            // This connection will take no more streams: the exchanges look for another one.
+            let moved = waiting
+            waiting.removeAll()
+            for exchange in moved { exchange.upstreamStreamClosed(.refused) }
+        }
+    }
+
+    /// Follows the peer's first frame (its SETTINGS) through `bytes` read from the socket, which
+    /// the session is about to process: once it is complete, the peer's limits are known.
+    private func notePeerPreface(_ bytes: UnsafeRawBufferPointer) {
+        var index = 0
+        // The 24-bit payload length opens the frame header (RFC 9113 §4.1).
+        while peerPrefaceBytesSeen < 3 && index < bytes.count {
+            peerPrefacePayloadLength = peerPrefacePayloadLength << 8 | Int(bytes[index])
+            peerPrefaceBytesSeen += 1
+            index += 1
+        }
+        peerPrefaceBytesSeen += bytes.count - index
     }
 
     private func submit(_ exchange: StreamExchange) {
@@ -118,35 +164,17 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         waiting.removeAll { $0 === exchange }
     }
 
-    func send(_ stream: HTTP2StreamID, _ bytes: UnsafeRawBufferPointer, endStream: Bool) -> HTTP2SendResult {
-        let result = session.submitData(stream, bytes, endStream: endStream)
-        scheduleFlush()
-        return result
-    }
-
-    func sendTrailers(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>) {
-        session.submitTrailers(stream, headers: headers)
-        scheduleFlush()
-    }
-
-    func consumed(_ stream: HTTP2StreamID, byteCount: Int) {
-        session.consume(stream, byteCount: byteCount)
-        scheduleFlush()
-    }
-
     // MARK: EventHandler
 
     func handleEvents(_ events: UInt32) {
         if events == EventLoop.Events.resume {
             flushScheduled = false
             flush()
+            submitWaiting()
             finishIfDone()
             return
         }
-        if events & (EventLoop.Events.readable | EventLoop.Events.hangUp | EventLoop.Events.error) != 0 {
-            canRead = true
-        }
-        if events & EventLoop.Events.writable != 0 { canWrite = true }
+        transport.note(events)
         if state == .connecting {
             guard events & (EventLoop.Events.writable | EventLoop.Events.error | EventLoop.Events.hangUp) != 0 else { return }
             worker.loop.cancelTimer(slot)
@@ -178,43 +206,30 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
 
     private func becomeReady() {
         state = .ready
-        canWrite = true
-        let queued = waiting
-        waiting.removeAll()
-        for exchange in queued { submit(exchange) }
+        transport.canWrite = true
+        // One stream goes out with our preface; the rest wait for the peer's SETTINGS.
+        if !waiting.isEmpty { submit(waiting.removeFirst()) }
         flush()
     }
 
     private func drive() {
-        while canRead && state == .ready {
-            var chunk = worker.buffers.take()
-            let asked = chunk.capacity - chunk.end
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.read(fd, chunk.base + chunk.end, asked)
-            } catch {
-                worker.buffers.give(chunk)
-                fail(.reset, beforeConnect: false)
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canRead = false
-                worker.buffers.give(chunk)
-            case .done(0):
-                worker.buffers.give(chunk)
-                fail(.closedEarly, beforeConnect: false)
-                return
-            case .done(let count):
-                chunk.end += count
-                if case .failed = session.receive(chunk.validBytes, now: worker.loop.now) {
-                    worker.stats.upstreamFailures[UpstreamFailure.malformedResponse.rawValue] &+= 1
-                }
-                worker.buffers.give(chunk)
-                if count < asked { canRead = false }
-            }
+        guard state == .ready else { return }
+        let outcome = transport.read(into: session, now: worker.loop.now, willReceive: { bytes in
+            if !peerSettingsKnown { notePeerPreface(bytes) }
+        })
+        switch outcome {
+        case .idle: break
+        case .protocolError:
+            // The peer broke the protocol (or is not an HTTP/2 server at all): our GOAWAY goes
+            // out if the socket takes it, and every exchange on the connection fails now,
+            // instead of waiting for its response timeout.
+            flush()
+            return fail(.malformedResponse, beforeConnect: false)
+        case .closed: return fail(.closedEarly, beforeConnect: false)
+        case .failed: return fail(.reset, beforeConnect: false)
         }
         flush()
+        submitWaiting()
         finishIfDone()
     }
 
@@ -226,49 +241,22 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
 
     private func flush() {
         guard state == .ready else { return }
-        while canWrite {
-            if output == nil {
-                guard session.wantsWrite else { return }
-                var chunk = worker.buffers.take()
-                chunk.start = 0
-                chunk.end = session.produce(into: UnsafeMutableRawBufferPointer(start: chunk.base, count: chunk.capacity))
-                guard chunk.end > 0 else {
-                    worker.buffers.give(chunk)
-                    return
-                }
-                output = chunk
-            }
-            var pending = output!
-            let result: IOResult<Int>
-            do {
-                result = try Syscall.send(fd, pending.base + pending.start, pending.count)
-            } catch {
-                fail(.reset, beforeConnect: false)
-                return
-            }
-            switch result {
-            case .wouldBlock:
-                canWrite = false
-                return
-            case .done(let sent):
-                pending.start += sent
-                if pending.isEmpty {
-                    worker.buffers.give(pending)
-                    output = nil
-                } else {
-                    output = pending
-                    canWrite = false
-                }
-            }
-        }
+        if transport.flush(session) == .failed { fail(.reset, beforeConnect: false) }
     }
 
     private func finishIfDone() {
-        guard state == .ready else { return }
-        if output == nil && session.isFinished { close() }
+        guard state == .ready, transport.isDrained, session.isFinished else { return }
+        if session.failure != nil {
+            // The session ended on a protocol error, found by us or answered by nghttp2 with
+            // GOAWAY (a peer whose first bytes are not a SETTINGS frame, e.g. an HTTP/1.1 server):
+            // no stream still open on it will get an answer.
+            fail(.malformedResponse, beforeConnect: false)
+        } else {
+            close()
+        }
     }
 
-    /// The connection broke: every exchange on it hears why.
+    /// The connection broke: every exchange on it hears why (each counts the failure once).
     private func fail(_ failure: UpstreamFailure, beforeConnect: Bool) {
         let affectedStreams = streams
         let affectedWaiting = waiting
@@ -282,10 +270,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        if let output {
-            worker.buffers.give(output)
-            self.output = nil
-        }
+        transport.release()
         pool.http2Connections.removeAll { $0 === self }
         worker.loop.deregister(slot)
         Syscall.close(fd)
@@ -295,6 +280,10 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate {
         let orphans = waiting
         waiting.removeAll()
         for exchange in orphans { exchange.upstreamConnectFailed(.connectError) }
+        // Streams the session never reported closed end here, not at their response timeout.
+        let unfinished = streams
+        streams.removeAll()
+        for (_, exchange) in unfinished { exchange.upstreamConnectionFailed(.closedEarly) }
     }
 
     // MARK: HTTP2SessionDelegate

@@ -20,6 +20,10 @@ struct H1LegState {
     var reusable = true
     /// The trailer section of a chunked response, collected across reads.
     var trailerBytes: IOBuffer?
+    /// Response bytes read on this connection (any: an interim head counts).
+    var responseBytesReceived = 0
+    /// The next connection must be a new one, not an idle one from the pool (a replay).
+    var freshConnectionOnly = false
 
     mutating func reset(worker: Worker) {
         if let out { worker.buffers.give(out) }
@@ -32,7 +36,7 @@ extension StreamExchange: UpstreamOwner {
     /// Takes an idle HTTP/1.1 connection of `pool`, or starts one. False when the pool is at its
     /// cap or the connect failed at once (the caller tries the next endpoint).
     func startHTTP1Leg(pool: UpstreamPool) -> Bool {
-        if let idle = pool.popIdle() {
+        if !h1.freshConnectionOnly, let idle = pool.popIdle() {
             idle.lend(to: self)
             leg = .h1(idle)
             h1Connected(idle)
@@ -168,8 +172,7 @@ extension StreamExchange: UpstreamOwner {
         do {
             result = try Syscall.send(connection.fd, out.base + out.start, out.count)
         } catch {
-            h1Abort()
-            upstreamBroke(.reset)
+            h1Broke(connection, .reset)
             return
         }
         switch result {
@@ -223,6 +226,7 @@ extension StreamExchange: UpstreamOwner {
                 return
             case .done(let count):
                 if count < asked && !connection.peerClosed { connection.canRead = false }
+                h1.responseBytesReceived += count
                 source.end += count
                 connection.buffer = source
                 h1Process(connection)
@@ -306,7 +310,10 @@ extension StreamExchange: UpstreamOwner {
     }
 
     /// The HTTP/1.1 head as an HTTP/2 response head: `:status`, then the fields lower-cased,
-    /// without connection-specific ones (content-length kept for a length-framed body).
+    /// without connection-specific ones (content-length kept for a length-framed body) and
+    /// without the fields the `Connection` header names, which the parser marked hop-by-hop
+    /// (RFC 9110 §7.6.1: a proxy removes them before forwarding; RFC 9113 §8.2.2: they have no
+    /// place in HTTP/2).
     private func h1SendResponseHead(status: Int, framing: ResponseBodyFraming) {
         guard let downstream, downstreamOpenForResponse else { return }
         self.status = status
@@ -316,7 +323,8 @@ extension StreamExchange: UpstreamOwner {
         statusText.withUnsafeBytes { block.append(name: ":status", value: $0) }
         statusText.removeAll()
         let headers = worker.responseHeaders
-        for field in headers.fields {
+        let lines = headers.lines
+        for (index, field) in headers.fields.enumerated() where !lines[index].hopByHop {
             let kind = KnownHeader(name: field.name)
             if kind == .contentLength, case .contentLength = framing {
                 block.append(name: "content-length", value: field.value)
@@ -371,8 +379,19 @@ extension StreamExchange: UpstreamOwner {
             h1.reusable = false
             return h1ResponseComplete(connection)
         }
+        h1Broke(connection, reset ? .reset : .closedEarly)
+    }
+
+    /// The connection failed under the request. On a pooled connection, before any response
+    /// byte, this is the keep-alive race (the upstream closed it as we reused it): an idempotent
+    /// request without a body is sent once more on a fresh connection, as an HTTP/1.1 client's
+    /// would be. Anything else fails the exchange.
+    private func h1Broke(_ connection: UpstreamConnection, _ failure: UpstreamFailure) {
+        let raced = connection.isReused && h1.responseBytesReceived == 0 && !h1.finalHead
+            && requestEndsWithHead && HTTPMethod(method).isIdempotent
         h1Abort()
-        upstreamBroke(reset ? .reset : .closedEarly)
+        if raced && replayOnFreshConnection(after: failure) { return }
+        upstreamBroke(failure)
     }
 
     /// Bytes queued for the client were sent: read more of the response.

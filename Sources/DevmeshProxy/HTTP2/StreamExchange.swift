@@ -69,6 +69,8 @@ final class StreamExchange: EventHandler {
     private var retriedRefused = false
     /// The client spoke HTTP/1.1 (its session routed it here because the destination is h2c).
     private var clientIsHTTP1 = false
+    /// A refused stream is to be sent again on the next loop pass (`retryOnNextPass`).
+    private var retryPending = false
     /// The HTTP/1.1 leg's state (a translated exchange).
     var h1 = H1LegState()
 
@@ -115,6 +117,7 @@ final class StreamExchange: EventHandler {
         leg = .none
         retriedRefused = false
         clientIsHTTP1 = false
+        retryPending = false
         h1.reset(worker: worker)
         responseHeadSent = false
         responseEnded = false
@@ -231,6 +234,8 @@ final class StreamExchange: EventHandler {
             }
         }
         if taken > 0 { downstream?.consumed(downstreamStream, byteCount: taken) }
+        // The end goes to the leg once queued bytes are out (flushRequest frames it per leg: the
+        // last chunk of an HTTP/1.1 body, END_STREAM or trailers on HTTP/2).
         if requestEnded { flushRequest() }
     }
 
@@ -380,12 +385,26 @@ final class StreamExchange: EventHandler {
     func upstreamData(_ bytes: UnsafeRawBufferPointer, endStream: Bool) {
         guard case .h2(let connection, let stream) = leg else { return }
         lastProgressAt = worker.loop.now
-        let taken = offerResponseBytes(bytes, endStream: endStream)
-        if taken < bytes.count {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[taken...])
-            _ = pendingResponse.append(rest, pool: worker.buffers)
-            if endStream { pendingResponseEnd = true }
+        // Bytes already queued go first, and so does the end of the stream: nghttp2 reports
+        // END_STREAM as an empty chunk after the data, which must not end the client's stream
+        // while earlier bytes still wait in the queue (they would be dropped: a silent truncation).
+        var taken = 0
+        if pendingResponse.isEmpty {
+            taken = offerResponseBytes(bytes, endStream: endStream)
+            if taken == bytes.count {
+                if taken > 0 { connection.consumed(stream, byteCount: taken) }
+                return
+            }
         }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[taken...])
+        if pendingResponse.append(rest, pool: worker.buffers) < rest.count {
+            // More than the window we granted: the upstream broke flow control.
+            connection.cancel(stream)
+            leg = .done
+            upstreamBroke(.malformedResponse)
+            return
+        }
+        if endStream { pendingResponseEnd = true }
         if taken > 0 { connection.consumed(stream, byteCount: taken) }
     }
 
@@ -411,14 +430,56 @@ final class StreamExchange: EventHandler {
                 worker.stats.upstreamRetries &+= 1
                 leg = .none
                 endpointsTried = 0
-                acquireUpstream()
+                retryOnNextPass()
             } else {
                 upstreamBroke(.reset)
             }
+        case .resetByPeer(let code) where code == .cancel:
+            upstreamCancelled()
         case .resetByPeer, .resetLocally:
             upstreamBroke(.reset)
         }
         finishIfDone()
+    }
+
+    /// Acquires an upstream again once the current loop pass is over. A refusal is reported from
+    /// inside the upstream session's input processing (RST_STREAM, GOAWAY), where that session
+    /// cannot open a new stream (`submitRequest` refuses while nghttp2 runs): a retry made there
+    /// on the same connection would fail at once and end the exchange with 502.
+    private func retryOnNextPass() {
+        retryPending = true
+        if timerSlot == .invalid { timerSlot = worker.loop.registerTimerOnly(handler: self) }
+        worker.loop.resumeLater(timerSlot)
+    }
+
+    /// The upstream reset the stream with CANCEL: the call was cancelled, and the client hears
+    /// exactly that, RST_STREAM(CANCEL) on its own stream (a gRPC client reads it as CANCELLED,
+    /// grpc/grpc PROTOCOL-HTTP2.md "Errors"), not a made-up UNAVAILABLE or INTERNAL_ERROR.
+    private func upstreamCancelled() {
+        countFailure(.reset)
+        worker.stats.countRequest(sandbox: isSandbox, status: 502)
+        guard let downstream, downstreamOpen, !responseEnded else { return }
+        responseEnded = true
+        pendingResponse.removeAll(pool: worker.buffers)
+        downstream.reset(downstreamStream, code: .cancel)
+    }
+
+    /// Sends the request again on a new HTTP/1.1 connection after the keep-alive race (the
+    /// caller checked that nothing of a response arrived and that replaying is safe). At most once
+    /// per exchange, and only while the client still waits. False when it may not.
+    func replayOnFreshConnection(after failure: UpstreamFailure) -> Bool {
+        guard !retriedRefused, !responseHeadSent, downstreamOpen else { return false }
+        retriedRefused = true
+        countFailure(failure)
+        worker.stats.upstreamRetries &+= 1
+        h1.reset(worker: worker)
+        h1.freshConnectionOnly = true
+        leg = .none
+        endpointsTried = 0
+        upstreamRequestEnded = false
+        requestSentAt = 0
+        acquireUpstream()
+        return true
     }
 
     /// Whether the request body can be sent again from the start (nothing of it was consumed yet).
@@ -445,6 +506,7 @@ final class StreamExchange: EventHandler {
     /// Offers bytes and records whether that also ended the request upstream.
     private func offerRequestBytes(_ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
         let taken = offerRequestBytesToLeg(bytes, endStream: endStream)
+        if taken > 0 { lastProgressAt = worker.loop.now }
         if endStream && taken == bytes.count, case .h2 = leg { upstreamRequestEnded = true }
         return taken
     }
@@ -497,6 +559,7 @@ final class StreamExchange: EventHandler {
         let end = endStream && !pendingTrailers
         let result = downstream.send(downstreamStream, bytes, endStream: end)
         let taken = takenCount(result, offered: bytes.count)
+        if taken > 0 { lastProgressAt = worker.loop.now }
         if end && taken == bytes.count {
             responseEnded = true
             responseComplete()
@@ -636,26 +699,48 @@ final class StreamExchange: EventHandler {
     }
 
     private func currentDeadline() -> Int64? {
-        var deadline: Int64?
-        if callDeadline > 0 { deadline = callDeadline }
-        let timeouts = worker.timeouts
-        if !responseHeadSent, requestSentAt > 0, timeouts.upstreamResponse.value > 0 {
-            let responseDeadline = requestSentAt + timeouts.upstreamResponse.value
-            deadline = deadline.map { min($0, responseDeadline) } ?? responseDeadline
-        }
-        return deadline
+        currentExpiry()?.deadline
     }
 
-    func handleEvents(_ events: UInt32) {}
+    /// The earliest deadline of what the exchange waits for, and the failure it means when it
+    /// passes. The same rules as an HTTP/1.1 exchange: the call's own deadline (grpc-timeout);
+    /// the response timeout from the end of the request until the response head; otherwise the
+    /// stream-idle timeout, the longest time with no byte moving either way (a stalled upstream
+    /// body, or a client that stops sending or reading).
+    ///
+    /// gRPC calls have no stream-idle timeout: a quiet stream (a watch, a subscription, a bidi
+    /// session waiting for its next message) is how gRPC is used, and the call carries its own
+    /// deadline when it wants one. Memory stays bounded by flow control either way.
+    private func currentExpiry() -> (deadline: Int64, failure: UpstreamFailure)? {
+        var expiry: (deadline: Int64, failure: UpstreamFailure)?
+        if callDeadline > 0 { expiry = (callDeadline, .responseTimeout) }
+        let timeouts = worker.timeouts
+        var candidate: (deadline: Int64, failure: UpstreamFailure)?
+        if !responseHeadSent, requestSentAt > 0, timeouts.upstreamResponse.value > 0 {
+            candidate = (requestSentAt + timeouts.upstreamResponse.value, .responseTimeout)
+        } else if timeouts.streamIdle.value > 0 && !isGRPC {
+            candidate = (lastProgressAt + timeouts.streamIdle.value, .streamIdleTimeout)
+        }
+        if let candidate, expiry == nil || candidate.deadline < expiry!.deadline { expiry = candidate }
+        return expiry
+    }
+
+    /// Only `resumeLater` reaches here (the slot has no descriptor): a deferred retry.
+    func handleEvents(_ events: UInt32) {
+        guard events == EventLoop.Events.resume, retryPending else { return }
+        retryPending = false
+        guard downstreamOpen, case .none = leg else { return finishIfDone() }
+        acquireUpstream()
+    }
 
     func handleTimer() {
-        guard let deadline = currentDeadline() else { return }
-        if worker.loop.now < deadline {
-            worker.loop.setTimer(timerSlot, deadline: deadline)
+        guard let expiry = currentExpiry() else { return }
+        if worker.loop.now < expiry.deadline {
+            worker.loop.setTimer(timerSlot, deadline: expiry.deadline)
             return
         }
         cancelUpstream()
-        upstreamBroke(.responseTimeout)
+        upstreamBroke(expiry.failure)
     }
 
     // MARK: The end

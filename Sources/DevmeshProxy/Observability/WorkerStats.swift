@@ -1,4 +1,5 @@
 import DevmeshHTTP1
+import DevmeshIO
 import DevmeshHTTP2
 
 /// Why an upstream exchange failed. One list, used for metrics labels, access-log fields and the
@@ -14,6 +15,15 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
     case malformedResponse
     case responseTimeout
     case streamIdleTimeout
+    /// This process ran out of descriptors (EMFILE/ENFILE) opening the upstream socket.
+    case resourcesExhausted
+
+    /// The failure a socket or connect error stands for.
+    static func connecting(_ error: Errno) -> UpstreamFailure {
+        if error == Errno.connectionRefused { return .connectRefused }
+        if error == Errno.tooManyOpenFiles || error == Errno.systemTooManyOpenFiles { return .resourcesExhausted }
+        return .connectError
+    }
 
     /// The Prometheus label / access-log slug.
     public var slug: StaticString {
@@ -28,6 +38,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
         case .malformedResponse: "malformed_response"
         case .responseTimeout: "response_timeout"
         case .streamIdleTimeout: "stream_idle_timeout"
+        case .resourcesExhausted: "resources_exhausted"
         }
     }
 
@@ -37,7 +48,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
     public var status: Int {
         switch self {
         case .connectRefused, .connectError, .reset, .closedEarly, .malformedResponse: 502
-        case .noEndpoint, .poolExhausted: 503
+        case .noEndpoint, .poolExhausted, .resourcesExhausted: 503
         case .connectTimeout, .responseTimeout, .streamIdleTimeout: 504
         }
     }
@@ -46,7 +57,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
     /// that another endpoint (or the fallback destination) may be tried.
     public var isConnectPhase: Bool {
         switch self {
-        case .connectRefused, .connectTimeout, .connectError, .noEndpoint, .poolExhausted: true
+        case .connectRefused, .connectTimeout, .connectError, .noEndpoint, .poolExhausted, .resourcesExhausted: true
         default: false
         }
     }
@@ -63,6 +74,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
         case .malformedResponse: "malformed response from upstream"
         case .responseTimeout: "upstream did not respond in time"
         case .streamIdleTimeout: "upstream stalled"
+        case .resourcesExhausted: "devmesh is out of file descriptors"
         }
     }
 }
@@ -87,6 +99,9 @@ public struct WorkerStats: Sendable {
     public var downstreamOpen = 0
     public var downstreamAccepted: UInt64 = 0
     public var downstreamRejectedOverLimit: UInt64 = 0
+    /// Requests shed above `limits.maxRequestsPerWorker` (503 or REFUSED_STREAM).
+    public var requestsShed: UInt64 = 0
+    public var requestsInFlight = 0
     public var acceptErrors: UInt64 = 0
     public var upstreamOpen = 0
     public var upstreamConnects: UInt64 = 0
@@ -173,6 +188,8 @@ public struct WorkerStats: Sendable {
         downstreamOpen += other.downstreamOpen
         downstreamAccepted &+= other.downstreamAccepted
         downstreamRejectedOverLimit &+= other.downstreamRejectedOverLimit
+        requestsShed &+= other.requestsShed
+        requestsInFlight += other.requestsInFlight
         acceptErrors &+= other.acceptErrors
         upstreamOpen += other.upstreamOpen
         upstreamConnects &+= other.upstreamConnects

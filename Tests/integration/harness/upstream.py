@@ -11,6 +11,8 @@ Behaviour is chosen per request by the query string or an `x-behave` header with
   size=N          body of N pattern bytes (harness.bodies) instead of "<name>\\n"
   echo=1          body = the request body
   chunked=1       chunked response (chunk=N bytes per chunk, default 16 KiB)
+  trailers=N:V;.. with chunked=1: a trailer section with these fields
+  hop=1           add hop-by-hop fields (Connection naming x-hop-private, Keep-Alive, ...)
   close=1         `Connection: close`, then close
   delay=S         wait S seconds before the response head (slow upstream)
   fault=NAME      reset_before_head | close_before_head | reset_mid_body | fin_mid_body |
@@ -319,6 +321,10 @@ class RecordingUpstream:
             lines.append(f"Content-Length: {size}")
         if close:
             lines.append("Connection: close")
+        if params.get("hop") == "1":
+            # Hop-by-hop fields a proxy must not pass on (RFC 9110 §7.6.1), one named by Connection.
+            lines += ["Connection: x-hop-private", "x-hop-private: secret", "Keep-Alive: timeout=5",
+                      "Proxy-Connection: keep-alive", "Upgrade: example/1"]
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
         if fault in ("cl_te", "bad_chunk"):
@@ -356,7 +362,8 @@ class RecordingUpstream:
             else:
                 conn.sendall(piece)
         if chunked:
-            conn.sendall(b"0\r\n\r\n")
+            trailer_lines = "".join(f"{t.replace(':', ': ', 1)}\r\n" for t in params.get("trailers", "").split(";") if t)
+            conn.sendall(b"0\r\n" + trailer_lines.encode("latin-1") + b"\r\n")
         if close:
             conn.shutdown(socket.SHUT_WR)
             return False

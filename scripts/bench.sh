@@ -4,6 +4,7 @@
 #   scripts/bench.sh [--quick|--full] [--only S1,S8] [--proxies devmesh,haproxy] [--layout A|B]
 #                    [--out DIR] [--repeats N] [--measure-seconds S] [--no-install] [--no-build]
 #   scripts/bench.sh --list            # the scenarios
+#   scripts/bench.sh --full --only S1,S4 --estimate   # how long that selection takes, per scenario
 #   scripts/bench.sh --report DIR      # rewrite results.md and the plots of a past run
 #
 # It installs what it needs (Debian: nginx haproxy wrk nghttp2-client nghttp2-proxy strace;
@@ -26,12 +27,12 @@ out=""
 passthrough=()
 while (($#)); do
     case $1 in
-        -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --no-install) install=0 ;;
         --no-build) build=0 ;;
         --out) out=$2; shift ;;
         --only|--proxies|--layout|--repeats|--measure-seconds|--report) passthrough+=("$1" "$2"); shift ;;
-        --quick|--full|--list) passthrough+=("$1") ;;
+        --quick|--full|--list|--estimate) passthrough+=("$1") ;;
         *) echo "bench.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -128,7 +129,7 @@ cleanup() {
 
 main() {
     for arg in "${passthrough[@]}"; do
-        if [[ $arg == --list || $arg == --report ]]; then
+        if [[ $arg == --list || $arg == --report || $arg == --estimate ]]; then
             exec env PYTHONPATH="$HARNESS" "${VENV}/bin/python" -m devmesh_bench "${passthrough[@]}"
         fi
     done

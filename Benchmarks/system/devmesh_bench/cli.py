@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .context import Context, Progress
-from .modes import MODES
+from .modes import MODES, Mode
 from .procs import HarnessError, StartError, Supervisor
 from .report import render_markdown
 from .scenarios import SCENARIOS, SCENARIOS_BY_ID
@@ -48,6 +48,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, help="override the mode's runs per point")
     p.add_argument("--measure-seconds", type=float, help="override the mode's measured window")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--estimate", action="store_true",
+                   help="print how long this selection would take, per scenario, and exit")
     p.add_argument("--report", type=Path, metavar="DIR", help="only rewrite results.md and plots of a past run")
     args = p.parse_args(argv)
     args.mode = args.mode or "quick"
@@ -74,6 +76,26 @@ def select_scenarios(only: str | None) -> list:
         raise SystemExit(f"unknown scenario: {', '.join(unknown)} (known: {', '.join(SCENARIOS_BY_ID)})")
     chosen = {by_upper[s] for s in wanted}
     return [s for s in SCENARIOS if s.id in chosen]
+
+
+def plan_estimate(mode: Mode, scenarios: list, targets: list) -> list[tuple[str, list[str], float]]:
+    """(scenario id, the targets it runs on, seconds) for each selected scenario: the same per-step
+    estimates as the progress line. Upper bounds: a sweep stops at the first rate a target misses."""
+    ctx = Context(env=None, mode=mode, layout="A", results_path=Path("/nonexistent"), meta={},
+                  progress=Progress(0.0))
+    rows = []
+    for scenario in scenarios:
+        names = [t.name for t in targets if scenario.applies(t)]
+        if names:
+            rows.append((scenario.id, names, scenario.estimate_s(ctx) * len(names)))
+    return rows
+
+
+def print_estimate(mode: Mode, rows: list[tuple[str, list[str], float]]) -> None:
+    print(f"{mode.name} mode: warm-up {mode.warmup_s:g} s, measure {mode.measure_s:g} s, {mode.repeats} run(s) per point")
+    for sid, names, seconds in rows:
+        print(f"  {sid:4} {seconds / 60:6.1f} min  {', '.join(names)}")
+    print(f"  all  {sum(s for _, _, s in rows) / 60:6.1f} min (upper bound)")
 
 
 def raise_fd_limit() -> int:
@@ -118,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         write_reports(args.report.resolve())
         return 0
     mode = MODES[args.mode].with_overrides(args.repeats, args.measure_seconds)
+    if args.estimate:
+        print_estimate(mode, plan_estimate(mode, select_scenarios(args.only), select_targets(args.proxies)))
+        return 0
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir = (args.out or args.repo / "bench-results" / stamp).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -74,6 +74,35 @@ class ScenarioSelectionTests(unittest.TestCase):
         with self.assertRaises(SystemExit):
             select_scenarios("S5")
 
+    def test_a_list_with_spaces_selects_exactly_those(self):
+        from devmesh_bench.cli import select_scenarios
+        chosen = [s.id for s in select_scenarios(" S0, s1,S3 ,S4,S6,S8,")]
+        self.assertEqual(chosen, ["S0", "S1", "S3", "S4", "S6", "S8"])
+
+
+class PlanEstimateTests(unittest.TestCase):
+    """`--estimate`: seconds per scenario = its per-target estimate × the targets it applies to."""
+
+    def test_s3_is_one_point_per_target(self):
+        from devmesh_bench.cli import plan_estimate, select_scenarios, select_targets
+        mode = FULL.with_overrides(repeats=1, measure_s=10)
+        [(sid, names, seconds)] = plan_estimate(mode, select_scenarios("S3"), select_targets("devmesh,haproxy"))
+        self.assertEqual((sid, names), ("S3", ["direct", "l4", "haproxy", "devmesh"]))
+        # warm-up 5 s + window 10 s + 0.5 s between tools, one run, plus 1 s start-up, per target
+        self.assertAlmostEqual(seconds, 4 * (5 + 10 + 0.5 + 1))
+
+    def test_scenarios_without_a_selected_target_are_left_out(self):
+        from devmesh_bench.cli import plan_estimate, select_scenarios, select_targets
+        rows = plan_estimate(FULL, select_scenarios("S4,S11"), select_targets("nginx"))
+        self.assertEqual([(sid, names) for sid, names, _ in rows], [("S4", ["direct", "l4"])])
+
+    def test_more_repeats_and_longer_windows_take_longer(self):
+        from devmesh_bench.cli import plan_estimate, select_scenarios, select_targets
+        def total(mode):
+            return sum(s for _, _, s in plan_estimate(mode, select_scenarios("S1,S4,S6"), select_targets(None)))
+        self.assertLess(total(FULL.with_overrides(1, 10)), total(FULL.with_overrides(3, 10)))
+        self.assertLess(total(FULL.with_overrides(3, 10)), total(FULL))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from harness.devmesh import Devmesh
+from harness.lifecycle import stopped_at_teardown
 from harness.nginx import NginxUpstream
 from harness.upstream import RecordingUpstream
 
@@ -38,29 +39,15 @@ def devmesh_command() -> list[str]:
 @pytest.fixture
 def upstream() -> Any:
     """Factory: upstream("name") starts a RecordingUpstream; all are stopped after the test."""
-    started: list[RecordingUpstream] = []
-
-    def make(name: str, idle_timeout: Optional[float] = None) -> RecordingUpstream:
-        u = RecordingUpstream(name, idle_timeout=idle_timeout)
-        started.append(u)
-        return u
-    yield make
-    for u in started:
-        u.stop()
+    yield from stopped_at_teardown(
+        lambda name, idle_timeout=None: RecordingUpstream(name, idle_timeout=idle_timeout))
 
 
 @pytest.fixture
 def nginx_upstream(tmp_path: Path) -> Any:
     """Factory: nginx_upstream("name", big_size=N) starts nginx serving /name, /small.txt, /big.bin."""
-    started: list[NginxUpstream] = []
-
-    def make(name: str, big_size: int = 0) -> NginxUpstream:
-        n = NginxUpstream(tmp_path / f"nginx-{name}", name, big_size).start()
-        started.append(n)
-        return n
-    yield make
-    for n in started:
-        n.stop()
+    yield from stopped_at_teardown(
+        lambda name, big_size=0: NginxUpstream(tmp_path / f"nginx-{name}", name, big_size).start())
 
 
 @pytest.fixture

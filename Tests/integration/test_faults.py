@@ -336,6 +336,63 @@ def test_a_blackholed_upstream_answers_504_at_the_connect_timeout(upstream, devm
         hole.close()
 
 
+class Blackhole:
+    """A loopback address whose connects hang: a listener with a full accept queue drops new SYNs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((net.LOOPBACK, 0))
+        self.sock.listen(0)
+        self.fillers = []
+        for _ in range(8):
+            f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            f.setblocking(False)
+            f.connect_ex(self.sock.getsockname())
+            self.fillers.append(f)
+        self.address = f"{net.LOOPBACK}:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        for f in self.fillers:
+            f.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("client", ["http1", "h2c"])
+def test_f9_an_endpoint_that_keeps_failing_connects_is_ejected(upstream, devmesh, client):
+    """F9 / passive health: of two baseline endpoints one is black-holed (connects hang until the
+    200 ms connect timeout, then the request moves on to the good one). After 5 such failures in a
+    row the endpoint is ejected: the next 25 requests go straight to the good one, none of them
+    paying the connect timeout, and devmesh_upstream_ejections_total says so. Every request
+    succeeds throughout."""
+    good = upstream("baseline")
+    hole = Blackhole()
+    try:
+        # The recording upstream speaks HTTP/1.1: an h2c client's requests are translated.
+        svc = {**dmconf.service("default", [hole.address, good.address]), "protocol": "http1"}
+        config = dmconf.render_config([svc], workers=1, timeouts={"upstream_connect": "200ms"})
+        dm = devmesh(config=config)
+        flags = ["--http2-prior-knowledge"] if client == "h2c" else []
+        slow = 0
+        for i in range(40):
+            out = subprocess.run(["curl", "-sS", *flags, "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                                  "-H", f"x-test-id: {new_id()}", f"http://{net.LOOPBACK}:{dm.port}/"],
+                                 capture_output=True, text=True, timeout=10)
+            status, took = out.stdout.split()
+            assert status == "200", (i, out.stdout, out.stderr)
+            if float(took) >= 0.15:
+                slow += 1
+            if i == 14:
+                # Worker counters reach /metrics on the next publish tick.
+                net.wait_until(lambda: dm.metrics().value("devmesh_upstream_ejections_total") == 1, 2,
+                               "the ejection counted")
+                slow_before = slow
+        # Round robin sends every other request to the hole until it is ejected: 5 slow ones.
+        assert 5 <= slow_before <= 6, f"{slow_before} requests paid the connect timeout before the ejection"
+        assert slow == slow_before, f"{slow - slow_before} requests paid the connect timeout after the ejection"
+    finally:
+        hole.close()
+
+
 def test_connections_above_the_per_worker_cap_get_a_fast_503(upstream, devmesh):
     """F18: above max_connections_per_worker, a new connection gets a canned 503 and is closed at
     once, while the connections already open keep working."""

@@ -77,6 +77,23 @@ def test_metrics_move_with_traffic(upstream, devmesh):
     assert delta(after, "devmesh_upstream_errors_total") >= 1
 
 
+def test_every_exported_metric_family_is_documented(sandbox_proxy):
+    """docs/operations.md lists every metric family with its type: whatever /metrics exports and
+    the table does not name (or names with another type) fails here, so the page stays current."""
+    p = sandbox_proxy()
+    text = p.dm.admin("/metrics").text
+    families = dict(line.split()[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+    assert len(families) >= 25, text
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 3 and cells[1].startswith("`devmesh_"):
+            rows[cells[1].strip("`")] = cells[2]
+    missing = {name: kind for name, kind in families.items() if rows.get(name) != kind}
+    assert not missing, f"families exported but not documented with this type in docs/operations.md: {missing}"
+
+
 def test_downstream_connections_gauge(sandbox_proxy):
     p = sandbox_proxy()
     base = p.dm.metrics().value("devmesh_downstream_connections")

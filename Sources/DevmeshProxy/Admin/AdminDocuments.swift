@@ -81,6 +81,9 @@ enum AdminDocuments {
         out += "devmesh_upstream_connects_total \(stats.upstreamConnects)\n"
         family("devmesh_upstream_reuses_total", "counter", "Requests that reused a pooled upstream connection.")
         out += "devmesh_upstream_reuses_total \(stats.upstreamReused)\n"
+        family("devmesh_upstream_ejections_total", "counter",
+               "Endpoints passed over for a while after 5 connect failures in a row.")
+        out += "devmesh_upstream_ejections_total \(stats.upstreamEjections)\n"
         family("devmesh_buffers_in_use", "gauge", "I/O buffers lent out by the workers' pools.")
         out += "devmesh_buffers_in_use \(stats.buffersInUse)\n"
         family("devmesh_buffer_bytes_reserved", "gauge", "Bytes held by the workers' buffer pools.")

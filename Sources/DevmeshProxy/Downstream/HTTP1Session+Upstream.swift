@@ -27,6 +27,7 @@ extension HTTP1Session {
                 attach(idle)
                 return
             }
+            if worker.shouldSkipEjected(pool, start: start, count: Int(count)) { continue }
             if pool.openCount >= worker.limits.upstreamMaxConnectionsPerEndpoint {
                 exchange.lastFailure = .poolExhausted
                 continue

@@ -49,6 +49,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         do {
             (fd, connected) = try Sockets.connect(to: pool.address)
         } catch {
+            worker.connectFailed(pool)
             return .failure(UpstreamFailureError(.connecting(error)))
         }
         let connection = HTTP2UpstreamConnection(worker: worker, pool: pool, fd: fd)
@@ -205,6 +206,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     }
 
     private func becomeReady() {
+        worker.connectSucceeded(pool)
         state = .ready
         transport.canWrite = true
         // One stream goes out with our preface; the rest wait for the peer's SETTINGS.
@@ -258,6 +260,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     /// The connection broke: every exchange on it hears why (each counts the failure once).
     private func fail(_ failure: UpstreamFailure, beforeConnect: Bool) {
+        if beforeConnect { worker.connectFailed(pool) }
         let affectedStreams = streams
         let affectedWaiting = waiting
         streams.removeAll()

@@ -291,6 +291,7 @@ final class StreamExchange: EventHandler {
             let index = Int((endpointCursor &+ UInt32(endpointsTried)) % UInt32(count))
             endpointsTried += 1
             let pool = worker.pool(snapshot.endpointIDs[start + index])
+            if worker.shouldSkipEjected(pool, start: start, count: count) { continue }
             if useHTTP2 {
                 if let connection = pool.http2Connections.first(where: { $0.hasCapacity }) {
                     leg = .h2Pending(connection)

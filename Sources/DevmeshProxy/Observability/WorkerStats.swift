@@ -106,6 +106,8 @@ public struct WorkerStats: Sendable {
     public var upstreamOpen = 0
     public var upstreamConnects: UInt64 = 0
     public var upstreamReused: UInt64 = 0
+    /// Endpoints ejected after connect failures in a row (UpstreamPool's passive health).
+    public var upstreamEjections: UInt64 = 0
     public var upstreamRetries: UInt64 = 0
     public var fallbacks: UInt64 = 0
     public var headTimeouts: UInt64 = 0
@@ -194,6 +196,7 @@ public struct WorkerStats: Sendable {
         upstreamOpen += other.upstreamOpen
         upstreamConnects &+= other.upstreamConnects
         upstreamReused &+= other.upstreamReused
+        upstreamEjections &+= other.upstreamEjections
         upstreamRetries &+= other.upstreamRetries
         fallbacks &+= other.fallbacks
         headTimeouts &+= other.headTimeouts

@@ -70,6 +70,7 @@ final class UpstreamConnection: EventHandler {
         do {
             (fd, connected) = try Sockets.connect(to: pool.address)
         } catch {
+            worker.connectFailed(pool)
             return .failed(.connecting(error))
         }
         let connection = UpstreamConnection(worker: worker, pool: pool, fd: fd, state: .connecting)
@@ -84,6 +85,7 @@ final class UpstreamConnection: EventHandler {
         worker.stats.upstreamConnects &+= 1
         connection.owner = owner
         if connected {
+            worker.connectSucceeded(pool)
             connection.state = .busy
             connection.canWrite = true
             return .connected(connection)
@@ -164,6 +166,7 @@ final class UpstreamConnection: EventHandler {
         switch state {
         case .connecting:
             let owner = self.owner
+            worker.connectFailed(pool)
             close(abort: true)
             owner?.upstreamConnectFailed(self, .connectTimeout)
         case .busy:
@@ -179,10 +182,12 @@ final class UpstreamConnection: EventHandler {
         worker.loop.cancelTimer(slot)
         if let error = Syscall.socketError(fd) {
             let owner = self.owner
+            worker.connectFailed(pool)
             close()
             owner?.upstreamConnectFailed(self, .connecting(error))
             return
         }
+        worker.connectSucceeded(pool)
         state = .busy
         canWrite = true
         owner?.upstreamConnected(self)

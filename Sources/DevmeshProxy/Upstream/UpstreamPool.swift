@@ -17,6 +17,19 @@ final class UpstreamPool {
     /// False once the address left the route table: no new requests, idle connections closed.
     private(set) var retired = false
 
+    // Passive health (reliability.md F9). Connect failures in a row eject the endpoint for a
+    // while: requests go to the destination's other endpoints instead of paying a refused
+    // connect or a whole connect timeout each. When the ejection ends, the next request is the
+    // probe: one more failure ejects again, for twice as long (up to `maximumEjection`); a
+    // success ends it all. An endpoint whose destination has no other live endpoint is tried
+    // anyway (see `isEjected` callers): ejection only ever steers, it never adds a failure.
+    private(set) var consecutiveConnectFailures = 0
+    private(set) var ejectedUntil: Int64 = 0
+    private var ejections = 0
+    static let connectFailuresToEject = 5
+    static let firstEjectionMilliseconds: Int64 = 5_000
+    static let maximumEjectionMilliseconds: Int64 = 300_000
+
     init(address: SocketAddress, name: String) {
         self.address = address
         self.name = name
@@ -30,6 +43,28 @@ final class UpstreamPool {
 
     func connectionOpened() { openCount += 1 }
     func connectionClosed() { openCount -= 1 }
+
+    func isEjected(now: Int64) -> Bool { now < ejectedUntil }
+
+    /// A TCP connect to this endpoint succeeded.
+    func connectSucceeded() {
+        consecutiveConnectFailures = 0
+        ejections = 0
+    }
+
+    /// A TCP connect failed (refused, reset, unreachable, timed out). Returns true when this
+    /// failure ejected the endpoint.
+    func connectFailed(now: Int64) -> Bool {
+        consecutiveConnectFailures += 1
+        guard consecutiveConnectFailures >= UpstreamPool.connectFailuresToEject, !isEjected(now: now) else {
+            return false
+        }
+        let duration = min(UpstreamPool.firstEjectionMilliseconds << min(ejections, 16),
+                           UpstreamPool.maximumEjectionMilliseconds)
+        ejections += 1
+        ejectedUntil = now + duration
+        return true
+    }
 
     /// Parks a connection whose exchange ended cleanly. Returns false (the caller closes it) when
     /// the pool is retired or already holds `maxIdle` connections.

@@ -171,6 +171,24 @@ final class Worker {
     @inline(__always)
     func pool(_ endpoint: Int32) -> UpstreamPool { pools[Int(endpoint)] }
 
+    /// Whether a request should pass over `pool`, one of the destination's endpoints
+    /// (`snapshot.endpointIDs[start ..< start + count]`): it is ejected and another one is not.
+    func shouldSkipEjected(_ pool: UpstreamPool, start: Int, count: Int) -> Bool {
+        let now = loop.now
+        guard pool.isEjected(now: now) else { return false }
+        for offset in 0..<count where !self.pool(snapshot.endpointIDs[start + offset]).isEjected(now: now) {
+            return true
+        }
+        return false
+    }
+
+    /// A connect to `pool`'s endpoint succeeded or failed: passive health bookkeeping.
+    func connectSucceeded(_ pool: UpstreamPool) { pool.connectSucceeded() }
+
+    func connectFailed(_ pool: UpstreamPool) {
+        if pool.connectFailed(now: loop.now) { stats.upstreamEjections &+= 1 }
+    }
+
     // MARK: Cross-thread input
 
     private func handleWakeUp() {

@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from harness import net
+from harness.lifecycle import stopped_at_teardown
 from harness.h2upstream import H2Upstream
 from harness.nginx_h2 import NginxH2Upstream
 
@@ -30,43 +31,20 @@ def baggage(key: str = KEY) -> tuple[str, str]:
 @pytest.fixture
 def grpc_servers() -> Any:
     """Factory: grpc_servers("name") starts an EchoServer; all stop after the test."""
-    started: list[EchoServer] = []
-
-    def make(name: str) -> EchoServer:
-        server = EchoServer(name)
-        started.append(server)
-        return server
-    yield make
-    for server in started:
-        server.stop()
+    yield from stopped_at_teardown(EchoServer)
 
 
 @pytest.fixture
 def h2_upstreams() -> Any:
     """Factory: h2_upstreams("name", **policies) starts an H2Upstream; all stop after the test."""
-    started: list[H2Upstream] = []
-
-    def make(name: str, **policies: Any) -> H2Upstream:
-        upstream = H2Upstream(name, **policies)
-        started.append(upstream)
-        return upstream
-    yield make
-    for upstream in started:
-        upstream.stop()
+    yield from stopped_at_teardown(H2Upstream)
 
 
 @pytest.fixture
 def nginx_h2(tmp_path: Any) -> Any:
     """Factory: nginx_h2("name", big_size=N) starts nginx serving h2c (prior knowledge)."""
-    started: list[NginxH2Upstream] = []
-
-    def make(name: str, big_size: int = 0) -> NginxH2Upstream:
-        upstream = NginxH2Upstream(tmp_path / f"nginx-h2-{name}", name, big_size).start()
-        started.append(upstream)
-        return upstream
-    yield make
-    for upstream in started:
-        upstream.stop()
+    yield from stopped_at_teardown(
+        lambda name, big_size=0: NginxH2Upstream(tmp_path / f"nginx-h2-{name}", name, big_size).start())
 
 
 @pytest.fixture

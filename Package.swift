@@ -11,7 +11,10 @@ let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 /// worker thread touches. Dynamic exclusivity checks on those class properties cost 29% of all
 /// instructions per proxied request (callgrind, HTTP/1.1 keep-alive GET: swift_beginAccess,
 /// AccessSet::insert and their TLS lookups, ~61 checks per request), so these two modules turn
-/// them off. Static exclusivity checks still run at compile time.
+/// them off. Static exclusivity checks still run at compile time. The pure layers that hold
+/// per-request state in classes (DevmeshBytes' HeaderBlock, DevmeshRouting's extractor,
+/// DevmeshHTTP1's storage) get the same setting: it cut the proxy's instructions per gRPC unary
+/// call by 4.7% (callgrind, h2load through devmesh to a grpcio server: 49,536 -> 47,196).
 let hotPath: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
 let package = Package(
@@ -28,9 +31,9 @@ let package = Package(
         .target(name: "CDevmeshLinux"),
 
         // Pure layers: no syscalls, no Foundation. Unit-tested, fuzzed and benchmarked without sockets.
-        .target(name: "DevmeshBytes", swiftSettings: strict),
-        .target(name: "DevmeshHTTP1", dependencies: ["DevmeshBytes"], swiftSettings: strict),
-        .target(name: "DevmeshRouting", dependencies: ["DevmeshBytes"], swiftSettings: strict),
+        .target(name: "DevmeshBytes", swiftSettings: hotPath),
+        .target(name: "DevmeshHTTP1", dependencies: ["DevmeshBytes"], swiftSettings: hotPath),
+        .target(name: "DevmeshRouting", dependencies: ["DevmeshBytes"], swiftSettings: hotPath),
 
         // Configuration: YAML file and quick-start flags -> validated model (slow path, may use Foundation).
         .target(name: "DevmeshConfig",

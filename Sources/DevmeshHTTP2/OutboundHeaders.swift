@@ -37,8 +37,10 @@ struct OutboundHeaderScratch {
             entryCapacity = max(fields.count, entryCapacity * 2)
             entries = .allocate(capacity: entryCapacity)
         }
+        // Room for every name lower-cased: an upper bound that costs no scan of the bytes (most
+        // names are lower case already; each is scanned once, below).
         var loweredBytes = 0
-        for field in fields where hasUpperCase(field.name) { loweredBytes += field.name.count }
+        for field in fields { loweredBytes += field.name.count }
         if loweredBytes > loweredCapacity {
             lowered.deallocate()
             loweredCapacity = max(loweredBytes, loweredCapacity * 2)

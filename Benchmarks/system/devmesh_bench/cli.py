@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir = (args.out or args.repo / "bench-results" / stamp).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    # The backend nginx's workers run as `nobody` when the harness runs as root, and read the
+    # data files under run_dir: a directory made by `mktemp -d` (0700) would answer 403.
+    run_dir.chmod(0o755)
     scenarios, targets = select_scenarios(args.only), select_targets(args.proxies)
 
     nofile = raise_fd_limit()

@@ -64,3 +64,28 @@ let package = Package(
         .testTarget(name: "DevmeshIOTests", dependencies: ["DevmeshIO"]),
     ]
 )
+
+// libFuzzer targets (docs/fuzzing.md): one executable per parser, built for real with
+// `swift build -c release --product FuzzX --sanitize=fuzzer --sanitize=address` (scripts/fuzz.sh).
+// A plain `swift build` compiles them as no-op executables, so they cannot rot unnoticed.
+package.products += [
+    "FuzzHTTP1Request", "FuzzHTTP1Response", "FuzzChunkedBody", "FuzzHeadRewriter",
+    "FuzzCarriers", "FuzzRouteTable", "FuzzConfigLoader",
+].map { .executable(name: $0, targets: [$0]) }
+package.targets += [
+    .target(name: "FuzzSupport", path: "FuzzTesting/Sources/FuzzSupport", swiftSettings: strict),
+    .executableTarget(name: "FuzzHTTP1Request", dependencies: ["DevmeshHTTP1", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzHTTP1Request", swiftSettings: strict),
+    .executableTarget(name: "FuzzHTTP1Response", dependencies: ["DevmeshHTTP1", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzHTTP1Response", swiftSettings: strict),
+    .executableTarget(name: "FuzzChunkedBody", dependencies: ["DevmeshHTTP1", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzChunkedBody", swiftSettings: strict),
+    .executableTarget(name: "FuzzHeadRewriter", dependencies: ["DevmeshHTTP1", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzHeadRewriter", swiftSettings: strict),
+    .executableTarget(name: "FuzzCarriers", dependencies: ["DevmeshRouting", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzCarriers", swiftSettings: strict),
+    .executableTarget(name: "FuzzRouteTable", dependencies: ["DevmeshRouting", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzRouteTable", swiftSettings: strict),
+    .executableTarget(name: "FuzzConfigLoader", dependencies: ["DevmeshConfig", "DevmeshRouting", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzConfigLoader", swiftSettings: strict),
+]

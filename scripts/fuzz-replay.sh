@@ -16,18 +16,18 @@ targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 
 scratch=.build-fuzz
+mkdir -p "$scratch/replay-artifacts"
 export SWIFT_BACKTRACE=enable=no
 failed=0
 for target in "${targets[@]}"; do
   if ! nice -n 19 swift build -c release --scratch-path "$scratch" --product "$target" \
-       --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address > "$scratch-replay-build.log" 2>&1; then
-    echo "FAILED  $target: build (see $scratch-replay-build.log)"; failed=1; continue
+       --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address > "$scratch/replay-build.log" 2>&1; then
+    echo "FAILED  $target: build (see $scratch/replay-build.log)"; failed=1; continue
   fi
   dirs=("FuzzTesting/Corpus/$target")
   [ -d "FuzzTesting/FailCases/$target" ] && dirs+=("FuzzTesting/FailCases/$target")
   files=$(find "${dirs[@]}" -type f ! -name '.*' | wc -l)
   # Crashes found while replaying go to a scratch folder, never over the committed cases.
-  mkdir -p "$scratch/replay-artifacts"
   if out=$(nice -n 19 "$scratch/release/$target" -runs=0 -timeout=30 -rss_limit_mb=4096 \
              -artifact_prefix="$scratch/replay-artifacts/" "${dirs[@]}" 2>&1); then
     echo "ok      $target: $files inputs"

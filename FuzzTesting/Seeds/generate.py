@@ -34,6 +34,11 @@ REQUESTS = [
     GET + b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
     GET + b"Connection: close, X-Secret\r\nX-Secret: 1\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\n\r\n",
     GET + b"Connection: baggage, content-length, host\r\nbaggage: sd-routing-key=4835rlwxwbwyl\r\n\r\n",
+    # `Connection` naming the framing fields or Host: a client trying to un-frame its own body
+    # (ARCHITECTURE.md: those fields are never dropped).
+    POST + b"Connection: content-length\r\nContent-Length: 5\r\n\r\nhello",
+    POST + b"Transfer-Encoding: chunked\r\nConnection: Transfer-Encoding, keep-alive\r\n\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nConnection: host, x-b3-sampled\r\nHost: a\r\nX-B3-Sampled: 1\r\n\r\n",
     GET + b"baggage: sd-routing-key=4835rlwxwbwyl\r\ntracestate: rojo=00f067aa0ba902b7\r\n\r\n",
     GET + b"X-Ok: a\tb \xe9t\xe9\r\n\r\n",
     GET + b"".join(b"X-H%d: v\r\n" % i for i in range(23)) + b"\r\n",

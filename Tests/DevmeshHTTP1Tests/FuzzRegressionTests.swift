@@ -95,10 +95,53 @@ final class FuzzRegressionTests: XCTestCase {
                 }
                 let forwarded = UnsafeRawBufferPointer(rebasing: bytes[start..<head.headLength])
                 hint = 0
-                guard case .complete = RequestHeadParser.parse(forwarded, into: reparsed, limits: limits, scanFrom: &hint)
+                guard case .complete(let again) = RequestHeadParser.parse(forwarded, into: reparsed, limits: limits,
+                                                                          scanFrom: &hint)
                 else { return XCTFail("\(input.name): the forwarded head does not parse") }
+                XCTAssertEqual(again.upgrade, head.upgrade, "\(input.name): the forwarded head changed the upgrade")
                 XCTAssertEqual(reparsed.fields.map { Array($0.name) + [0x3A] + Array($0.value) }, kept, input.name)
                 XCTAssertFalse(reparsed.lines.contains(where: \.hopByHop), "\(input.name): not idempotent")
+            }
+        }
+    }
+
+    // MARK: Findings
+
+    /// FuzzHeadRewriter, FailCases/FuzzHeadRewriter/crash-43fa605f…: in a WebSocket upgrade the
+    /// `Connection` and `Upgrade` lines are kept, but a `Connection` token naming `Connection`
+    /// itself marked the kept line hop-by-hop again. The proxy then forwarded a request that was no
+    /// longer an upgrade while treating the exchange as one (and the same for a 101 response,
+    /// which the client would then refuse).
+    func testAConnectionTokenNamingConnectionDoesNotUndoAnUpgrade() {
+        let request = latin1("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, Connection\r\nUpgrade: websocket\r\n\r\n")
+        let response = latin1("HTTP/1.1 101 Switching Protocols\r\nConnection: connection, upgrade\r\nUpgrade: websocket\r\n\r\n")
+        for (name, head, isResponse) in [("request", request, false), ("101 response", response, true)] {
+            var bytes = head
+            let storage = HeaderStorage(capacity: limits.maxHeaderCount)
+            bytes.withUnsafeMutableBytes { buffer in
+                var hint = 0
+                let length: Int
+                if isResponse {
+                    guard case .complete(let parsed) = ResponseHeadParser.parse(UnsafeRawBufferPointer(buffer), into: storage,
+                                                                                limits: limits, requestMethod: .get,
+                                                                                scanFrom: &hint)
+                    else { return XCTFail("\(name): does not parse") }
+                    XCTAssertTrue(parsed.switchingProtocols, name)
+                    length = parsed.headLength
+                } else {
+                    guard case .complete(let parsed) = RequestHeadParser.parse(UnsafeRawBufferPointer(buffer), into: storage,
+                                                                               limits: limits, scanFrom: &hint)
+                    else { return XCTFail("\(name): does not parse") }
+                    XCTAssertTrue(parsed.upgrade, name)
+                    length = parsed.headLength
+                }
+                XCTAssertFalse(storage.lines.contains(where: \.hopByHop), "\(name): an upgrade line is marked hop-by-hop")
+                let outcome = HeadRewriter.prepareForwarding(in: buffer, base: 0, headStart: 0, headLength: length,
+                                                             lines: storage.lines,
+                                                             inserting: UnsafeRawBufferPointer(start: nil, count: 0))
+                XCTAssertEqual(outcome, .rewritten(start: 0), name)
+                XCTAssertEqual(UnsafeRawBufferPointer(buffer).latin1String, String(decoding: head, as: UTF8.self),
+                               "\(name): the upgrade head must be forwarded as it came")
             }
         }
     }

@@ -25,6 +25,34 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertGreaterThan(replayed, 0, "no committed inputs under \(root.path)")
     }
 
+    // MARK: Findings
+
+    /// FuzzConfigLoader, FailCases/FuzzConfigLoader/crash-674211c7…: a problem that quotes a
+    /// value holding a line break (a multi-line plain scalar, or `"\n"` in a quoted one) spread
+    /// one issue over several lines, breaking `description`'s one-line-per-issue contract (and
+    /// the log line of a refused reload). Control characters are now shown escaped.
+    func testAnIssueQuotingMultiLineTextStaysOnOneLine() {
+        let yaml = """
+            services:
+              - name: a
+                baseline: h:1
+            timeouts:
+              request_head: "10s\\nx\\r\\u2028y"
+              upstream_connect: 10s
+                [ continued plain scalar
+            """
+        do throws(ConfigError) {
+            _ = try ConfigLoader.parse(yaml: yaml, source: "multi\nline.yaml")
+            XCTFail("the durations are invalid")
+        } catch {
+            XCTAssertEqual(error.issues.count, 2, error.description)
+            XCTAssertEqual(error.description.split(separator: "\n", omittingEmptySubsequences: false).count, 2,
+                           error.description)
+            XCTAssertTrue(error.description.contains(#"'10s\nx\r\u{2028}y'"#), error.description)
+            XCTAssertTrue(error.description.hasPrefix(#"multi\nline.yaml:5: "#), error.description)
+        }
+    }
+
     private func assertLoadsOrFailsCleanly(_ text: String, name: String,
                                            file: StaticString = #filePath, line: UInt = #line) {
         do throws(ConfigError) {

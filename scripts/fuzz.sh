@@ -61,7 +61,7 @@ options=(-max_len="$max_len" -timeout="$timeout" -rss_limit_mb=4096 -print_final
 
 if [ "${FUZZ_MERGE:-0}" = 1 ]; then
   echo "==> merging $work into $seeds"
-  nice -n 19 "$binary" -merge=1 "${options[@]}" "$seeds" "$work" "$@" 2>&1 | tail -3
+  nice -n 19 "$binary" -set_cover_merge=1 "${options[@]}" "$seeds" "$work" "$@" 2>&1 | tail -3
   exit "${PIPESTATUS[0]}"
 fi
 

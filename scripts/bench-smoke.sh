@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bin=${DEVMESH_BIN:-.build/release/devmesh}
 out=$(mktemp -d /tmp/devmesh-bench-smoke.XXXXXX)
 
-python3 -m unittest discover -q -s Benchmarks/system/tests -t Benchmarks/system
+DEVMESH_BIN=$bin python3 -m unittest discover -q -s Benchmarks/system/tests -t Benchmarks/system
 DEVMESH_BIN=$bin bash scripts/bench.sh --quick --only S1 --proxies devmesh,haproxy --no-build --out "$out"
 python3 - "$out/results.json" <<'PY'
 import json, sys

@@ -9,8 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # curl, nginx, haproxy, wrk, h2load, strace: real peers and comparison proxies for the tests
-# and benchmarks; libnghttp2-dev: the HTTP/2 codec's C library; python3-venv: the test venv.
-APT_PACKAGES=(curl nginx-light haproxy wrk nghttp2-client libnghttp2-dev strace python3-venv procps)
+# and benchmarks; libnghttp2-dev: the HTTP/2 codec's C library; python3-venv: the test venv;
+# iproute2 and iptables: the fault matrix's black-holed upstream (F2: a network namespace that
+# drops SYNs).
+APT_PACKAGES=(curl nginx-light haproxy wrk nghttp2-client libnghttp2-dev strace python3-venv procps
+              iproute2 iptables)
 
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()

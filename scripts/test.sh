@@ -59,6 +59,8 @@ else
   # Every committed fuzz corpus file and fail case, once through its libFuzzer target (ASan
   # release build in .build-fuzz: about 1.5 minutes from scratch; docs/fuzzing.md).
   step "fuzz replay" bash scripts/fuzz-replay.sh || true
+  # Allocation budgets of the pure layers (release figures; Benchmarks/Thresholds/allocations.json).
+  step "alloc budgets" env SWIFT_SCRATCH_PATH="$scratch" scripts/alloc-check.sh --microbench-only || true
 fi
 
 export DEVMESH_BIN="${DEVMESH_BIN:-$PWD/$scratch/release/devmesh}"

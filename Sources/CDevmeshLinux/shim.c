@@ -1,8 +1,9 @@
 // The GNU-only calls declared in CDevmeshLinux.h. Compiled with _GNU_SOURCE so that glibc
-// declares them; the Swift side sees only the two plain C functions.
+// declares them (and struct ucred); the Swift side sees only plain C functions.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include "CDevmeshLinux.h"
 
 void CDevmeshLinux_setThreadName(const char *name) {
@@ -18,4 +19,13 @@ int CDevmeshLinux_availableCPUs(void) {
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
     return CPU_COUNT(&set);
+}
+
+int CDevmeshLinux_peerCredentials(int fd, int32_t *pid, uint32_t *uid) {
+    struct ucred credentials;
+    socklen_t length = sizeof(credentials);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *pid = credentials.pid;
+    *uid = credentials.uid;
+    return 0;
 }

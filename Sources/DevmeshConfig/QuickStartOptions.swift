@@ -20,6 +20,14 @@ public struct QuickStartOptions: Sendable, Equatable {
     public var routes: [String]
     /// `--fallback fail|baseline`, for every `--route`.
     public var fallback: String?
+    /// `--upstream-protocol auto|http1|h2c`, for the baseline and every `--route`.
+    public var upstreamProtocol: String?
+    /// `--agent HOST:PORT`: follow this Routes API server for routes.
+    public var agent: String?
+    /// `--workload KIND/NAMESPACE/NAME`: the baseline workload whose rules to follow.
+    public var workload: String?
+    /// `--workload-port N`: the workload port of the rules (default: the baseline's port).
+    public var workloadPort: String?
     /// `--custom-header NAME`, repeatable.
     public var customHeaders: [String]
     /// `--workers N|auto`.
@@ -30,24 +38,33 @@ public struct QuickStartOptions: Sendable, Equatable {
     public var drainTimeout: String?
     /// `--access-log off|stdout|PATH` (a relative PATH is taken from the current directory).
     public var accessLog: String?
+    /// `--handover-socket PATH`: hand listeners over to / take them from another devmesh.
+    public var handoverSocket: String?
 
     /// The service name the flags' single service gets (in logs, metrics and `/routes`).
     public static let quickStartServiceName = "default"
 
     public init(configPath: String? = nil, listen: [String] = [], baseline: String? = nil,
-                routes: [String] = [], fallback: String? = nil, customHeaders: [String] = [],
+                routes: [String] = [], fallback: String? = nil, upstreamProtocol: String? = nil,
+                agent: String? = nil, workload: String? = nil, workloadPort: String? = nil,
+                customHeaders: [String] = [],
                 workers: String? = nil, admin: String? = nil, drainTimeout: String? = nil,
-                accessLog: String? = nil) {
+                accessLog: String? = nil, handoverSocket: String? = nil) {
         self.configPath = configPath
         self.listen = listen
         self.baseline = baseline
         self.routes = routes
         self.fallback = fallback
+        self.upstreamProtocol = upstreamProtocol
+        self.agent = agent
+        self.workload = workload
+        self.workloadPort = workloadPort
         self.customHeaders = customHeaders
         self.workers = workers
         self.admin = admin
         self.drainTimeout = drainTimeout
         self.accessLog = accessLog
+        self.handoverSocket = handoverSocket
     }
 
     /// Builds the validated configuration: from the file when `configPath` is set (plus the
@@ -81,6 +98,10 @@ public struct QuickStartOptions: Sendable, Equatable {
             ("--baseline", "services[].baseline", baseline != nil),
             ("--route", "services[].routes", !routes.isEmpty),
             ("--fallback", "services[].routes[].fallback", fallback != nil),
+            ("--upstream-protocol", "services[].protocol", upstreamProtocol != nil),
+            ("--agent", "agent", agent != nil),
+            ("--workload", "services[].workload", workload != nil),
+            ("--workload-port", "services[].workload_port", workloadPort != nil),
             ("--custom-header", "routing.custom_headers", !customHeaders.isEmpty),
         ]
         for (flag, key, isSet) in given where isSet {
@@ -120,6 +141,15 @@ public struct QuickStartOptions: Sendable, Equatable {
                 diagnostics.report("expected fail or baseline", at: .flag("--fallback", value: fallback))
             }
         }
+        var protocolChoice = UpstreamProtocol.auto
+        if let upstreamProtocol {
+            if let parsed = UpstreamProtocol(rawValue: upstreamProtocol) {
+                protocolChoice = parsed
+            } else {
+                diagnostics.report("expected auto, http1 or h2c",
+                                   at: .flag("--upstream-protocol", value: upstreamProtocol))
+            }
+        }
         var keys = FirstSeen<String>()
         let routeSpecs: [RouteSpec] = routes.compactMap { text in
             let location = Location.flag("--route", value: text)
@@ -147,11 +177,45 @@ public struct QuickStartOptions: Sendable, Equatable {
             }
             return name
         }
+        let agentSettings = agentFlags(baseline: baselineEndpoints, diagnostics)
         guard diagnostics.isEmpty, let baselineEndpoints else { return nil }
-        let service = ServiceSpec(name: Self.quickStartServiceName, baseline: baselineEndpoints, routes: routeSpecs)
+        let service = ServiceSpec(name: Self.quickStartServiceName, baseline: baselineEndpoints, routes: routeSpecs,
+                                  upstreamProtocol: protocolChoice)
         return ProxyConfiguration(listeners: listeners,
                                   routing: RoutingSpec(services: [service],
-                                                       carriers: CarrierSpec(customHeaders: customHeaderNames)))
+                                                       carriers: CarrierSpec(customHeaders: customHeaderNames)),
+                                  agent: agentSettings)
+    }
+
+    /// `--agent` with `--workload` (and `--workload-port`): the sidecar follows its own workload.
+    private func agentFlags(baseline: [EndpointSpec]?, _ diagnostics: Diagnostics) -> AgentSettings? {
+        if agent == nil && workload == nil {
+            if let workloadPort {
+                diagnostics.report("needs --workload", at: .flag("--workload-port", value: workloadPort))
+            }
+            return nil
+        }
+        guard let agent else {
+            diagnostics.report("needs --agent (the Routes API server to watch)", at: .flag("--workload", value: workload))
+            return nil
+        }
+        guard let workload else {
+            diagnostics.report("needs --workload KIND/NAMESPACE/NAME (whose rules to follow)", at: .flag("--agent", value: agent))
+            return nil
+        }
+        let address = parse(agent, at: .flag("--agent", value: agent), diagnostics, AddressSyntax.endpoint)
+        let parsed = parse(workload, at: .flag("--workload", value: workload), diagnostics, NameSyntax.workload)
+        var port = baseline?.first?.port
+        if let workloadPort {
+            port = parse(workloadPort, at: .flag("--workload-port", value: workloadPort), diagnostics) {
+                text throws(SyntaxProblem) in try AddressSyntax.parsePort(Substring(text), allowZero: false)
+            }
+        }
+        guard let address, let parsed, let port else { return nil }
+        return AgentSettings(address: address, subscriptions: [
+            WorkloadSubscription(service: Self.quickStartServiceName, kind: parsed.kind,
+                                 namespace: parsed.namespace, name: parsed.name, port: port),
+        ])
     }
 
     /// `HOST:PORT[,HOST:PORT...]`, distinct endpoints.
@@ -210,6 +274,12 @@ public struct QuickStartOptions: Sendable, Equatable {
             if let target = AccessLogSyntax.parse(accessLog, relativeTo: currentDirectory,
                                                   report: { diagnostics.report($0, at: location) }) {
                 configuration.accessLog = target
+            }
+        }
+        if let handoverSocket {
+            let location = Location.flag("--handover-socket", value: handoverSocket)
+            if let path = parse(handoverSocket, at: location, diagnostics, HandoverSocketSyntax.path) {
+                configuration.handoverSocket = path
             }
         }
     }

@@ -125,4 +125,33 @@ struct ByteWriter {
         }
         count += digits
     }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        guard !overflowed, bytes.count <= buffer.count - count else {
+            overflowed = true
+            return
+        }
+        // SAFETY: count + bytes.count <= buffer.count was checked just above.
+        (buffer.baseAddress! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    mutating func append(hex value: UInt64) {
+        var digits = 1
+        var rest = value >> 4
+        while rest > 0 { digits += 1; rest >>= 4 }
+        guard !overflowed, digits <= buffer.count - count else {
+            overflowed = true
+            return
+        }
+        let alphabet: StaticString = "0123456789abcdef"
+        var remaining = value
+        // SAFETY: count + digits <= buffer.count was checked just above.
+        for position in stride(from: count + digits - 1, through: count, by: -1) {
+            buffer[position] = alphabet.utf8Start[Int(remaining & 15)]
+            remaining >>= 4
+        }
+        count += digits
+    }
 }

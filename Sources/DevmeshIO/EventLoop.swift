@@ -124,6 +124,13 @@ public final class EventLoop {
         return slot
     }
 
+    /// Hands a registration to another handler (a connection that switches protocol keeps its
+    /// descriptor, slot and timer; only the object that receives its events changes).
+    public func replaceHandler(_ slot: Slot, with handler: any EventHandler) {
+        guard isCurrent(slot) else { return }
+        handlers[Int(slot.index)] = handler
+    }
+
     /// Registers a handler that has no descriptor (it only uses a timer or `resumeLater`).
     public func registerTimerOnly(handler: any EventHandler) -> Slot {
         allocateSlot(handler)

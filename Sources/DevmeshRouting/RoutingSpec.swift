@@ -27,6 +27,16 @@ public enum FallbackPolicy: String, Sendable, Equatable {
     case baseline
 }
 
+/// The protocol devmesh speaks to a destination's endpoints.
+public enum UpstreamProtocol: String, Sendable, Equatable, CaseIterable {
+    /// The protocol the request arrived with (HTTP/1.1 stays HTTP/1.1, h2c stays h2c): the default,
+    /// so that a proxy in front of gRPC servers works without configuration.
+    case auto
+    case http1
+    /// HTTP/2 over cleartext with prior knowledge.
+    case h2c
+}
+
 /// A routing key mapped to a sandbox destination.
 public struct RouteSpec: Sendable, Equatable {
     /// The routing key, as it appears in the carriers (`[A-Za-z0-9._-]`, 1–128 bytes).
@@ -36,13 +46,16 @@ public struct RouteSpec: Sendable, Equatable {
     /// One or more endpoints, balanced round robin.
     public var endpoints: [EndpointSpec]
     public var fallback: FallbackPolicy
+    /// The sandbox's protocol; nil takes the service's.
+    public var upstreamProtocol: UpstreamProtocol?
 
     public init(routingKey: String, sandbox: String? = nil, endpoints: [EndpointSpec],
-                fallback: FallbackPolicy = .fail) {
+                fallback: FallbackPolicy = .fail, upstreamProtocol: UpstreamProtocol? = nil) {
         self.routingKey = routingKey
         self.sandbox = sandbox ?? routingKey
         self.endpoints = endpoints
         self.fallback = fallback
+        self.upstreamProtocol = upstreamProtocol
     }
 }
 
@@ -55,12 +68,16 @@ public struct ServiceSpec: Sendable, Equatable {
     public var hosts: [String]
     public var baseline: [EndpointSpec]
     public var routes: [RouteSpec]
+    /// The baseline's protocol, and the default of the service's routes.
+    public var upstreamProtocol: UpstreamProtocol
 
-    public init(name: String, hosts: [String] = [], baseline: [EndpointSpec], routes: [RouteSpec] = []) {
+    public init(name: String, hosts: [String] = [], baseline: [EndpointSpec], routes: [RouteSpec] = [],
+                upstreamProtocol: UpstreamProtocol = .auto) {
         self.name = name
         self.hosts = hosts
         self.baseline = baseline
         self.routes = routes
+        self.upstreamProtocol = upstreamProtocol
     }
 }
 

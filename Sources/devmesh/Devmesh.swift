@@ -11,7 +11,8 @@ struct Devmesh: ParsableCommand {
         commandName: "devmesh",
         abstract: "An L7 routing proxy for sandboxed microservice testing.",
         version: DevmeshVersion.current,
-        subcommands: [Proxy.self, Validate.self, Version.self]
+        subcommands: [Proxy.self, Validate.self, Version.self,
+                      AgentCommand.self, SandboxCommand.self, RouteGroupCommand.self, RoutesCommand.self]
     )
 }
 
@@ -30,6 +31,9 @@ struct Proxy: ParsableCommand {
               devmesh proxy --config config/sidecar.yaml
 
             SIGTERM/SIGINT drain (a second one exits at once); SIGHUP reloads the file.
+            Binary upgrade: start the new devmesh with the same --handover-socket (or
+            handover_socket) as the running one; it takes over the listening sockets and the
+            old one drains.
             """
     )
 
@@ -43,6 +47,15 @@ struct Proxy: ParsableCommand {
     var route: [String] = []
     @Option(help: "When a sandbox is unreachable: fail (502/503, the default) or baseline.")
     var fallback: String?
+    @Option(name: .customLong("upstream-protocol"),
+            help: "Protocol to the upstreams: auto (the request's own, the default), http1 or h2c.")
+    var upstreamProtocol: String?
+    @Option(help: "Follow routes from this Routes API server (devmesh agent), HOST:PORT (its gRPC port).")
+    var agent: String?
+    @Option(help: "With --agent: the baseline workload whose routing rules to follow, KIND/NAMESPACE/NAME.")
+    var workload: String?
+    @Option(name: .customLong("workload-port"), help: "With --agent: the workload port of the rules (default: the baseline's port).")
+    var workloadPort: String?
     @Option(name: .customLong("custom-header"), help: "A header whose whole value is a routing key (repeatable).")
     var customHeader: [String] = []
     @Option(help: "Worker threads, or auto (one per core; the default).")
@@ -53,6 +66,9 @@ struct Proxy: ParsableCommand {
     var drainTimeout: String?
     @Option(name: .customLong("access-log"), help: "off (default), stdout, or a file path (JSON lines).")
     var accessLog: String?
+    @Option(name: .customLong("handover-socket"),
+            help: "Unix socket path for binary upgrades: take the listeners of the devmesh serving there, then serve it.")
+    var handoverSocket: String?
 
     func run() throws {
         // Before anything can start a thread (configuration loading uses Foundation): every
@@ -64,8 +80,11 @@ struct Proxy: ParsableCommand {
             throw ExitCode(1)
         }
         let options = QuickStartOptions(configPath: config, listen: listen, baseline: baseline, routes: route,
-                                        fallback: fallback, customHeaders: customHeader, workers: workers,
-                                        admin: admin, drainTimeout: drainTimeout, accessLog: accessLog)
+                                        fallback: fallback, upstreamProtocol: upstreamProtocol,
+                                        agent: agent, workload: workload, workloadPort: workloadPort,
+                                        customHeaders: customHeader, workers: workers,
+                                        admin: admin, drainTimeout: drainTimeout, accessLog: accessLog,
+                                        handoverSocket: handoverSocket)
         let configuration: ProxyConfiguration
         do {
             configuration = try options.makeConfiguration()

@@ -126,7 +126,7 @@ final class InvalidConfigTests: XCTestCase {
         ("services:\n  - name: web\n    hosts: []\n    baseline: 127.0.0.1:1",
          "test.yaml:3: services[0].hosts: is empty: omit hosts for the default service"),
         ("services:\n  - name: web\n    baseline: 127.0.0.1:1\n    port: 80",
-         "test.yaml:4: services[0].port: unknown key (expected one of: name, hosts, baseline, routes)"),
+         "test.yaml:4: services[0].port: unknown key (expected one of: name, hosts, baseline, routes, protocol, workload, workload_port)"),
         ("""
          services:
            - name: web
@@ -199,6 +199,21 @@ final class InvalidConfigTests: XCTestCase {
          services:
            - name: web
              baseline: 127.0.0.1:9001
+             protocol: http2
+         """, "test.yaml:4: services[0].protocol: expected auto, http1 or h2c, got 'http2'"),
+        ("""
+         services:
+           - name: web
+             baseline: 127.0.0.1:9001
+             routes:
+               - key: rk
+                 endpoints: 127.0.0.1:9002
+                 protocol: grpc
+         """, "test.yaml:7: services[0].routes[0].protocol: expected auto, http1 or h2c, got 'grpc'"),
+        ("""
+         services:
+           - name: web
+             baseline: 127.0.0.1:9001
              routes:
                - key: rk
          """, "test.yaml:5: services[0].routes[0]: missing required key 'endpoints'"),
@@ -208,7 +223,7 @@ final class InvalidConfigTests: XCTestCase {
              baseline: 127.0.0.1:9001
              routes:
                - rk=127.0.0.1:9002
-         """, "test.yaml:5: services[0].routes[0]: must be a mapping of keys (key, sandbox, endpoints, fallback), found a single value"),
+         """, "test.yaml:5: services[0].routes[0]: must be a mapping of keys (key, sandbox, endpoints, fallback, protocol), found a single value"),
         ("""
          services:
            - name: web

@@ -58,6 +58,10 @@ final class QuickStartTests: XCTestCase {
             ({ $0.accessLog = "/var/log/a.jsonl" }, { $0.accessLog == .file(path: "/var/log/a.jsonl") }, "absolute"),
             ({ $0.fallback = "fail"; $0.routes = ["k=127.0.0.1:2"] },
              { $0.routing.services[0].routes[0].fallback == .fail }, "fallback fail"),
+            ({ $0.upstreamProtocol = "h2c"; $0.routes = ["k=127.0.0.1:2"] },
+             { $0.routing.services[0].upstreamProtocol == .h2c && $0.routing.services[0].routes[0].upstreamProtocol == nil },
+             "upstream protocol for the baseline and (by default) the routes"),
+            ({ _ in }, { $0.routing.services[0].upstreamProtocol == .auto }, "protocol auto by default"),
         ]
         for testCase in cases {
             var options = base
@@ -80,6 +84,7 @@ final class QuickStartTests: XCTestCase {
             ({ $0.routes = ["a b=127.0.0.1:2"] }, "--route \"a b=127.0.0.1:2\": routing key 'a b' contains a space"),
             ({ $0.routes = ["k=127.0.0.1:2", "k=127.0.0.1:3"] }, "--route \"k=127.0.0.1:3\": routing key 'k' is routed twice"),
             ({ $0.fallback = "maybe" }, "--fallback \"maybe\": expected fail or baseline"),
+            ({ $0.upstreamProtocol = "h3" }, "--upstream-protocol \"h3\": expected auto, http1 or h2c"),
             ({ $0.customHeaders = ["x sandbox"] }, "--custom-header \"x sandbox\": 'x sandbox' is not a valid header name"),
             ({ $0.customHeaders = ["X-A", "x-a"] }, "--custom-header \"x-a\": given twice"),
             ({ $0.listen = ["example.com:80"] }, "--listen \"example.com:80\": 'example.com' is not an IP address or localhost"),

@@ -69,11 +69,13 @@ final class ValidConfigTests: XCTestCase {
               - name: web
                 hosts: [Web.Local, web]
                 baseline: [10.0.0.1:80, "[fd00::1]:80", web-baseline.svc:8080]
+                protocol: h2c
                 routes:
                   - key: 4835rlwxwbwyl
                     sandbox: feature-x
                     endpoints: [10.0.0.2:80]
                     fallback: baseline
+                    protocol: http1
                   - key: "1e3"
                     endpoints: 10.0.0.3:80
               - name: default
@@ -84,9 +86,11 @@ final class ValidConfigTests: XCTestCase {
             baseline: [EndpointSpec(host: "10.0.0.1", port: 80), EndpointSpec(host: "fd00::1", port: 80),
                        EndpointSpec(host: "web-baseline.svc", port: 8080)],
             routes: [RouteSpec(routingKey: "4835rlwxwbwyl", sandbox: "feature-x",
-                               endpoints: [EndpointSpec(host: "10.0.0.2", port: 80)], fallback: .baseline),
+                               endpoints: [EndpointSpec(host: "10.0.0.2", port: 80)], fallback: .baseline,
+                               upstreamProtocol: .http1),
                      RouteSpec(routingKey: "1e3", sandbox: "1e3",
-                               endpoints: [EndpointSpec(host: "10.0.0.3", port: 80)], fallback: .fail)])
+                               endpoints: [EndpointSpec(host: "10.0.0.3", port: 80)], fallback: .fail)],
+            upstreamProtocol: .h2c)
         let fallback = ServiceSpec(name: "default", baseline: [EndpointSpec(host: "127.0.0.1", port: 9001)])
         let expected = ProxyConfiguration(
             listeners: [ListenAddress(host: "0.0.0.0", port: 8080), ListenAddress(host: "::1", port: 8081),

@@ -40,8 +40,8 @@ def upstream() -> Any:
     """Factory: upstream("name") starts a RecordingUpstream; all are stopped after the test."""
     started: list[RecordingUpstream] = []
 
-    def make(name: str) -> RecordingUpstream:
-        u = RecordingUpstream(name)
+    def make(name: str, idle_timeout: Optional[float] = None) -> RecordingUpstream:
+        u = RecordingUpstream(name, idle_timeout=idle_timeout)
         started.append(u)
         return u
     yield make

@@ -139,6 +139,8 @@ def _slow_requests(port: int, n: int, delay: float) -> tuple[list[threading.Thre
 
 
 def test_sigterm_drains_in_flight_requests(upstream, devmesh):
+    """F14 (h1): SIGTERM with slow requests in flight: the listener closes, /ready turns 503, every request
+    completes, exit 0 soon after the last."""
     baseline = upstream("baseline")
     dm = devmesh("--baseline", baseline.address, "--drain-timeout", "10")
     threads, results = _slow_requests(dm.port, 3, delay=2.0)
@@ -160,6 +162,8 @@ def test_sigterm_drains_in_flight_requests(upstream, devmesh):
 
 
 def test_drain_deadline_bounds_the_exit(upstream, devmesh):
+    """F14 (deadline): a request longer than the drain deadline is cut (never completed falsely) and devmesh
+    exits at the deadline."""
     baseline = upstream("baseline")
     dm = devmesh("--baseline", baseline.address, "--drain-timeout", "1")
     threads, results = _slow_requests(dm.port, 1, delay=8.0)
@@ -240,6 +244,7 @@ def test_sighup_reload_follows_the_new_route(upstream, devmesh):
 @pytest.mark.parametrize("bad", ["services: [unclosed", "services:\n  - name: default\n    baseline: [127.0.0.1:99999]\n",
                                  "surprise_key: 1\n"], ids=["yaml-syntax", "port-out-of-range", "unknown-key"])
 def test_invalid_config_on_sighup_keeps_the_old_routes(upstream, devmesh, bad):
+    """F11 (config file): an invalid file on SIGHUP is refused whole and counted; the old table keeps serving."""
     baseline, a = upstream("baseline"), upstream("sandbox-a")
     dm = devmesh(config=_routing_config(baseline.address, a.address))
     version = json.loads(dm.admin("/routes").text)["version"]
@@ -310,9 +315,27 @@ def _reload_under_load(upstream, devmesh, reloads: int, period: float) -> None:
 
 
 def test_reload_under_load_fails_no_request(upstream, devmesh):
+    """F12 (config reloads): six reloads flipping a route under keep-alive load fail no request."""
     _reload_under_load(upstream, devmesh, reloads=6, period=0.5)
 
 
 @pytest.mark.slow
 def test_many_reloads_under_load_fail_no_request(upstream, devmesh):
     _reload_under_load(upstream, devmesh, reloads=60, period=0.4)
+
+
+def test_grpc_health_check_on_the_admin_listener(upstream, devmesh):
+    """The admin port also answers the gRPC health checking protocol (h2c): SERVING when ready,
+    NOT_FOUND for a service it does not know; plain HTTP keeps working on the same port."""
+    import grpc
+    baseline = upstream("baseline")
+    dm = devmesh("--baseline", baseline.address)
+    with grpc.insecure_channel(f"127.0.0.1:{dm.admin_port}") as channel:
+        check = channel.unary_unary("/grpc.health.v1.Health/Check",
+                                    request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        assert check(b"", timeout=5) == b"\x08\x01"  # status = SERVING
+        assert check(b"\x0a\x07devmesh", timeout=5) == b"\x08\x01"
+        with pytest.raises(grpc.RpcError) as failure:
+            check(b"\x0a\x03foo", timeout=5)
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+    assert dm.admin("/healthz").status == 200

@@ -2,7 +2,7 @@
 
 Each test tags its requests with a unique x-test-id and checks both sides: the client got the
 complete answer of the expected upstream, that upstream received the request exactly once, and
-no other upstream saw it. Carrier syntax: /work/shared/notes/carriers.md (test-vector numbers
+no other upstream saw it. Carrier syntax: notes/carriers.md (test-vector numbers
 in comments refer to its §9).
 """
 

@@ -4,7 +4,7 @@ Every malformed request must get a devmesh error (400, or 431/501/505 where the 
 so), the downstream connection must be closed (the framing can no longer be trusted), and the
 upstream must not receive the request. Each family has a valid counterpart that must go
 through, so a proxy that rejects everything cannot pass. Anchors: RFC 9112 §2.2, §3, §5, §6,
-§7.1 and the devmesh targets in /work/shared/notes/reliability.md §2.
+§7.1 and the devmesh targets in notes/reliability.md §2.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def _send_and_read(port: int, data: bytes, expect_close: bool = True):
 
 @pytest.mark.parametrize("data,statuses", [c[1:] for c in HEAD_CASES], ids=[c[0] for c in HEAD_CASES])
 def test_malformed_head_is_rejected_and_not_forwarded(sandbox_proxy, data, statuses):
+    """F24 (h1 smuggling): a malformed request head is rejected with the listed status and never forwarded."""
     p = sandbox_proxy()
     resp, closed = _send_and_read(p.port, data)
     assert_proxy_error(resp, statuses)
@@ -127,7 +128,7 @@ def test_valid_counterparts_are_forwarded(sandbox_proxy, data):
 
 
 def test_smuggled_request_after_cl_te_is_never_served(sandbox_proxy):
-    """The classic CL.TE payload on a keep-alive connection, followed by a normal request:
+    """F24: the classic CL.TE payload on a keep-alive connection, followed by a normal request:
     /smuggled must reach no upstream, whatever the proxy answers."""
     p = sandbox_proxy()
     with Client(p.port, timeout=5) as c:
@@ -141,7 +142,7 @@ def test_smuggled_request_after_cl_te_is_never_served(sandbox_proxy):
 
 @pytest.mark.parametrize("fault", ["cl_te", "bad_cl", "dup_cl", "bad_status", "bad_chunk"])
 def test_malformed_upstream_response_is_502_and_the_connection_is_discarded(sandbox_proxy, fault):
-    """RFC 9112 §6.3: an invalid response framing from upstream is discarded, the upstream
+    """F21: RFC 9112 §6.3: an invalid response framing from upstream is discarded, the upstream
     connection closed, and the client gets 502 (or, once the head went out, a closed
     connection: never a response completed falsely). The next request must work and must not
     use the poisoned upstream connection."""

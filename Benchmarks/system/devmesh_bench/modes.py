@@ -48,6 +48,8 @@ class Mode:
     s10_measure_s: float
     s10_reload_every_s: float
     s10_fallback_rate: int     # used when no S1-max figure is known for the run
+    s11_sandboxes: int = 10_000  # sandboxes in the agent for the control-plane scenario
+    s11_changes: int = 50        # delete + create rounds timed at that size
 
     def with_overrides(self, repeats: int | None, measure_s: float | None) -> "Mode":
         mode = self
@@ -65,12 +67,14 @@ QUICK = Mode(name="quick", warmup_s=1, measure_s=2, repeats=1, s0_repeats=3, s0_
              s1_max_connections=64, s1_rates=(1000, 5000, 20000), s1_connections=(16,),
              strace_requests=5000, s2_cases=_BODIES, s2_connections=16, s3_connections=32,
              s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=2000,
-             s10_measure_s=8, s10_reload_every_s=2, s10_fallback_rate=2000)
+             s10_measure_s=8, s10_reload_every_s=2, s10_fallback_rate=2000,
+             s11_sandboxes=10_000, s11_changes=50)
 
 FULL = Mode(name="full", warmup_s=5, measure_s=30, repeats=3, s0_repeats=5, s0_rate=1000,
             s1_max_connections=64, s1_rates=(1000, 2000, 5000, 10000, 20000, 40000),
             s1_connections=(16, 256), strace_requests=50000, s2_cases=_BODIES, s2_connections=16,
             s3_connections=32, s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=5000,
-            s10_measure_s=60, s10_reload_every_s=5, s10_fallback_rate=5000)
+            s10_measure_s=60, s10_reload_every_s=5, s10_fallback_rate=5000,
+            s11_sandboxes=10_000, s11_changes=200)
 
 MODES = {m.name: m for m in (QUICK, FULL)}

@@ -116,6 +116,8 @@ def _status(summary: dict) -> str:
 def scenario_table(scenario: str, variants: dict, syscalls: dict[str, dict]) -> list[str]:
     if scenario == "S8":
         return _s8_table(variants)
+    if scenario == "S11":
+        return _s11_table(variants)
     with_probe = any("probe_latency_us" in s for v in variants.values() for s in v.values())
     header = ["variant", "target", "rps", "× direct", "× L4", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"]
     if with_probe:
@@ -152,6 +154,40 @@ def _s8_table(variants: dict) -> list[str]:
                 variant, name, _spread_text(s["rss_before_kb"], 1, 1 / 1024), _spread_text(s["rss_kb"], 1, 1 / 1024),
                 _spread_text(s["bytes_per_conn"]), str(extra.get("not_opened", "–")),
                 str(extra.get("closed_by_peer", "–")), _status(s)]) + " |")
+    return lines
+
+
+#: S11 figures in display order: (extra key, label). A key a record lacks is left out.
+S11_FIGURES = (
+    ("creates_per_s", "agent creates per second (sequential, each fsync'd)"),
+    ("create_ms_p50_last_1000", "agent create latency p50, last 1,000 (ms)"),
+    ("create_ms_p99_last_1000", "agent create latency p99, last 1,000 (ms)"),
+    ("agent_rss_mib", "agent RSS (MiB)"),
+    ("agent_peak_rss_mib", "agent peak RSS (MiB)"),
+    ("seconds_from_start", "proxy start to synced and ready (s)"),
+    ("rebuild_ms", "proxy table build for the first sync (ms)"),
+    ("proxy_rss_mib", "proxy RSS (MiB)"),
+    ("create_ms_p50_after_return", "create → routed, p50 from the REST answer (ms)"),
+    ("create_ms_p99_after_return", "create → routed, p99 from the REST answer (ms)"),
+    ("create_ms_p99_after_call", "create → routed, p99 from the REST call (ms)"),
+    ("delete_ms_p50_after_return", "delete → baseline, p50 from the REST answer (ms)"),
+    ("delete_ms_p99_after_return", "delete → baseline, p99 from the REST answer (ms)"),
+    ("delete_ms_p99_after_call", "delete → baseline, p99 from the REST call (ms)"),
+    ("create_rebuild_ms_p50", "proxy build + publish per create, p50 (ms)"),
+    ("create_rebuild_ms_p99", "proxy build + publish per create, p99 (ms)"),
+    ("delete_rebuild_ms_p50", "proxy build + publish per delete, p50 (ms)"),
+    ("proxy_cpu_ms_per_change", "proxy CPU per change, probe requests included (ms)"),
+)
+
+
+def _s11_table(variants: dict) -> list[str]:
+    lines = ["| step | figure | value | status |", "|---|---|---|---|"]
+    for variant, targets in variants.items():
+        for _name, s in targets.items():
+            extra = s["extra"]
+            for key, label in S11_FIGURES:
+                if key in extra and extra[key] is not None:
+                    lines.append(f"| {variant} | {label} | {_num(float(extra[key]), 2)} | {_status(s)} |")
     return lines
 
 

@@ -1,4 +1,5 @@
-"""The scenario matrix of notes/benchmarks.md §3 (HTTP/1.1 part: S0, S1, S2, S3, S8, S9, S10).
+"""The scenario matrix of notes/benchmarks.md §3 (HTTP/1.1 part: S0, S1, S2, S3, S8, S9, S10), and
+S11, devmesh's control plane (agent + proxy, controlplane.py).
 
 A scenario is a function `run(ctx, target)` that starts the target (fresh), drives load at it and
 adds records to the context. To add the HTTP/2 and gRPC scenarios (S4, S6, S7) later, write one
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import measure, procfs
+from . import controlplane, measure, procfs
 from .context import Context
 from .procs import http_get
 from .targets import Routes, Target, routing_headers
@@ -251,6 +252,21 @@ def _devmesh_reload_counters(admin_port: int) -> dict[str, object]:
     return found
 
 
+# ------------------------------------------------------------------------------------------ S11
+
+def run_s11(ctx: Context, target: Target) -> None:
+    """devmesh only: N sandboxes in the agent, the proxy's first sync, propagation at N rules."""
+    mode = ctx.mode
+    for record in controlplane.run(ctx.env, mode.s11_sandboxes, mode.s11_changes, ctx.env.proxy_cpus):
+        ctx.add({"scenario": "S11", "target": target.name, **record})
+
+
+def estimate_s11(ctx: Context) -> float:
+    # Measured on the 2-core VM (quick mode, 25 s in all): about 2 ms per create on average, well
+    # under a second for the first sync, ~30 ms per timed change (probe and /metrics reads included).
+    return ctx.mode.s11_sandboxes * 0.002 + 2 + ctx.mode.s11_changes * 2 * 0.03
+
+
 # ------------------------------------------------------------------------------------- registry
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -287,6 +303,13 @@ SCENARIOS: tuple[Scenario, ...] = (
              "References take the same load without pushes.",
              run_s10, lambda ctx: ctx.mode.warmup_s + ctx.mode.s10_measure_s + 2,
              applies=lambda target: target.reloadable or not target.is_proxy),
+    Scenario("S11", "Control plane: 10,000 sandboxes for one workload",
+             "devmesh only. A devmesh agent gets N sandboxes through REST (sequential creates, each "
+             "fsync'd); a proxy following it over the Routes API (gRPC watch) syncs all N rules; then "
+             "delete + create rounds are each timed to the first request the proxy routes accordingly "
+             "(from the REST call's return and from its start), with the proxy's own build time per "
+             "change (devmesh_agent_last_rebuild_microseconds). Agent and proxy RSS at N.",
+             run_s11, estimate_s11, applies=lambda target: target.name == "devmesh"),
 )
 
 SCENARIOS_BY_ID = {s.id: s for s in SCENARIOS}

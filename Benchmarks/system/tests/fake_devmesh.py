@@ -35,7 +35,7 @@ def free_port() -> int:
 def parse_config(text: str) -> tuple[list[str], list[str], dict[str, list[str]]]:
     """listeners, baseline endpoints and key -> endpoints from the harness's own YAML layout
     (configs/devmesh.yaml.tmpl); enough for a test double, not a YAML parser."""
-    listeners = re.findall(r"^listeners:\s*\[([^\]]*)\]", text, re.M)
+    listeners = re.findall(r"^listen:\s*\[([^\]]*)\]", text, re.M)
     baseline = re.findall(r"^\s*baseline:\s*\[([^\]]*)\]", text, re.M)
     routes = dict(re.findall(r"-\s*key:\s*(\S+)\s*\n\s*endpoints:\s*\[([^\]]*)\]", text))
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731

@@ -1,6 +1,8 @@
 """Configs the harness writes: templates filled completely, routes rendered for each proxy."""
 
+import os
 import re
+import subprocess
 import tempfile
 import unittest
 from pathlib import Path
@@ -8,6 +10,9 @@ from pathlib import Path
 from devmesh_bench import targets
 from devmesh_bench.procs import Supervisor
 from devmesh_bench.scenarios import S10_CHURN_KEYS, S10_STABLE_KEYS, s10_routes
+
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def env(tmp: Path) -> targets.Environment:
@@ -48,6 +53,19 @@ class TemplateTests(unittest.TestCase):
 
 
 class RouteConfigTests(unittest.TestCase):
+    def test_devmesh_accepts_the_config_the_harness_writes(self):
+        """The template follows devmesh's schema: `devmesh validate` on what the harness writes. A
+        renamed key would otherwise only show as devmesh "unavailable" halfway through a full run."""
+        binary = os.environ.get("DEVMESH_BIN") or str(REPO / ".build" / "release" / "devmesh")
+        if not Path(binary).exists():
+            self.skipTest(f"no devmesh binary at {binary} (bench-smoke.sh sets DEVMESH_BIN)")
+        with tempfile.TemporaryDirectory() as tmp:
+            e = env(Path(tmp))
+            for count in (0, 100):
+                conf = targets.Devmesh()._write_config(e, 8080, targets.Routes.numbered(count))
+                result = subprocess.run([binary, "validate", "--config", str(conf)], capture_output=True, text=True)
+                self.assertEqual(result.returncode, 0, result.stderr)
+
     def test_devmesh_yaml_lists_every_key(self):
         with tempfile.TemporaryDirectory() as tmp:
             e = env(Path(tmp))
@@ -56,7 +74,7 @@ class RouteConfigTests(unittest.TestCase):
                     conf = targets.Devmesh()._write_config(e, 8080, targets.Routes.numbered(count))
                     text = conf.read_text()
                     self.assertEqual(len(re.findall(r"- key: k\d+", text)), count)
-                    self.assertIn("listeners: [127.0.0.1:8080]", text)
+                    self.assertIn("listen: [127.0.0.1:8080]", text)
                     self.assertIn("baseline: [127.0.0.1:9001]", text)
                     if count:
                         self.assertEqual(text.count("endpoints: [127.0.0.1:9002]"), count)

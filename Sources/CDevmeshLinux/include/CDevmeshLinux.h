@@ -9,7 +9,12 @@
 //   module is not built with; CDevmeshLinux_accept4 declares and calls it so that accepted
 //   sockets are non-blocking and close-on-exec in one call (no fcntl per connection).
 // - pthread_setname_np() and sched_getaffinity() are GNU extensions too; shim.c is compiled
-//   with _GNU_SOURCE and exposes them through the two functions at the end.
+//   with _GNU_SOURCE and exposes them through the functions at the end.
+// - CMSG_SPACE, CMSG_LEN, CMSG_FIRSTHDR, CMSG_NXTHDR and CMSG_DATA (passing descriptors with
+//   SCM_RIGHTS, FDPassing.swift) are function-like macros, which Swift does not import; the
+//   inline wrappers below keep the kernel's alignment rules in the one place that defines them.
+// - struct ucred (SO_PEERCRED) is declared only under _GNU_SOURCE: CDevmeshLinux_peerCredentials
+//   in shim.c reads it for the Swift side.
 // Nothing here allocates or keeps state.
 #ifndef CDEVMESH_LINUX_H
 #define CDEVMESH_LINUX_H
@@ -50,6 +55,19 @@ static const int CDevmeshLinux_SFD_NONBLOCK = SFD_NONBLOCK;
 static const int CDevmeshLinux_SFD_CLOEXEC = SFD_CLOEXEC;
 static const int CDevmeshLinux_EPOLL_CLOEXEC = EPOLL_CLOEXEC;
 static const int CDevmeshLinux_MSG_NOSIGNAL = MSG_NOSIGNAL;
+static const int CDevmeshLinux_SOCK_SEQPACKET = SOCK_SEQPACKET;
+static const int CDevmeshLinux_SCM_RIGHTS = SCM_RIGHTS;
+static const int CDevmeshLinux_MSG_CMSG_CLOEXEC = MSG_CMSG_CLOEXEC;
+static const int CDevmeshLinux_MSG_TRUNC = MSG_TRUNC;
+static const int CDevmeshLinux_MSG_CTRUNC = MSG_CTRUNC;
+
+static inline size_t CDevmeshLinux_CMSG_SPACE(size_t length) { return CMSG_SPACE(length); }
+static inline size_t CDevmeshLinux_CMSG_LEN(size_t length) { return CMSG_LEN(length); }
+static inline struct cmsghdr *CDevmeshLinux_CMSG_FIRSTHDR(struct msghdr *message) { return CMSG_FIRSTHDR(message); }
+static inline struct cmsghdr *CDevmeshLinux_CMSG_NXTHDR(struct msghdr *message, struct cmsghdr *header) {
+    return CMSG_NXTHDR(message, header);
+}
+static inline unsigned char *CDevmeshLinux_CMSG_DATA(struct cmsghdr *header) { return CMSG_DATA(header); }
 
 extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 
@@ -62,5 +80,9 @@ void CDevmeshLinux_setThreadName(const char *name);
 
 /// CPUs in this process's affinity mask (taskset / cpuset aware), or 0 when unknown.
 int CDevmeshLinux_availableCPUs(void);
+
+/// The process id and effective user id of the peer of a connected unix socket (SO_PEERCRED,
+/// as the kernel recorded them at connect/listen time). Returns 0, or -1 with errno set.
+int CDevmeshLinux_peerCredentials(int fd, int32_t *pid, uint32_t *uid);
 
 #endif

@@ -10,9 +10,23 @@ enum Bounds {
     static let maxChunkLineBytes = 64...65_536
     static let maxTrailerBytes = 1_024...1_048_576
     static let maxConnectionsPerWorker = 1...1_000_000
+    static let maxRequestsPerWorker = 1...1_000_000
     static let upstreamMaxIdlePerEndpoint = 1...100_000
     static let upstreamMaxConnectionsPerEndpoint = 1...1_000_000
     static let workers = 1...1_024
+    // http2: RFC 9113 §6.5.2 allows windows up to 2^31-1 and frames of 16 KiB to 16 MiB-1.
+    static let http2MaxConcurrentStreams = 1...10_000
+    static let http2InitialStreamWindow = 1_024...2_147_483_647
+    static let http2ConnectionWindow = 65_535...2_147_483_647
+    static let http2MaxFrameBytes = 16_384...16_777_215
+    static let http2MaxHeaderListBytes = 1_024...1_048_576
+    static let http2MaxHeaderCount = 1...10_000
+    static let http2StreamSendBuffer = 1_024...1_048_576
+    static let http2MaxContinuationFrames = 1...1_000
+    static let http2MaxConsecutiveEmptyFrames = 0...1_000
+    static let http2MaxOutboundQueuedFrames = 100...1_000_000
+    static let http2RapidResetStreams = 1...1_000_000
+    static let http2RapidResetPercent = 1...100
     /// Every duration: 1 ms to 24 h (0 is accepted as "off" only where documented).
     static let duration = Milliseconds(1)...Milliseconds(24 * 3_600_000)
 }

@@ -40,7 +40,13 @@ extension ConfigDecoder {
         return carriers
     }
 
-    func decodeServices(_ value: YAMLValue) -> [ServiceSpec]? {
+    /// A service's `workload:` (and `workload_port:`), resolved against its baseline.
+    struct ServiceWorkload {
+        var subscription: WorkloadSubscription
+        var location: Location
+    }
+
+    func decodeServices(_ value: YAMLValue, workloads: inout [ServiceWorkload]) -> [ServiceSpec]? {
         guard let items = value.list(diagnostics, of: "services") else { return nil }
         if items.isEmpty {
             diagnostics.report("needs at least one service", at: value.location)
@@ -52,6 +58,7 @@ extension ConfigDecoder {
         var services: [ServiceSpec] = []
         for item in items {
             guard let service = decodeService(item) else { continue }
+            if let workload = service.workload { workloads.append(workload) }
             if let nameValue = service.nameValue,
                let note = names.repeatNote(service.spec.name, at: nameValue.location) {
                 diagnostics.report("duplicate service name '\(service.spec.name)'\(note)", at: nameValue.location)
@@ -83,6 +90,7 @@ extension ConfigDecoder {
         var spec: ServiceSpec
         var nameValue: YAMLValue?
         var hostLocations: [(String, Location)]
+        var workload: ServiceWorkload?
     }
 
     private func decodeService(_ value: YAMLValue) -> DecodedService? {
@@ -119,10 +127,31 @@ extension ConfigDecoder {
                 routes.append(route)
             }
         }
+        let upstreamProtocol = map.optional("protocol", diagnostics).flatMap(decodeProtocol) ?? .auto
+        let workloadValue = map.optional("workload", diagnostics)
+        let workload = workloadValue.flatMap { scalar($0, expecting: "KIND/NAMESPACE/NAME", NameSyntax.workload) }
+        var workloadPort: UInt16?
+        if let value = map.optional("workload_port", diagnostics) {
+            if workloadValue == nil {
+                diagnostics.report("workload_port needs a workload", at: value.location)
+            }
+            workloadPort = scalar(value, expecting: "a port") { text throws(SyntaxProblem) in
+                try AddressSyntax.parsePort(Substring(text), allowZero: false)
+            }
+        }
         guard let name, let baseline else { return nil }
+        var subscription: ServiceWorkload?
+        if let workload, let workloadValue {
+            // The workload port of a rule is the port the baseline listens on, unless told.
+            subscription = ServiceWorkload(
+                subscription: WorkloadSubscription(service: name, kind: workload.kind, namespace: workload.namespace,
+                                                   name: workload.name, port: workloadPort ?? baseline[0].port),
+                location: workloadValue.location)
+        }
         return DecodedService(spec: ServiceSpec(name: name, hosts: hostLocations.map(\.0),
-                                                baseline: baseline, routes: routes),
-                              nameValue: nameValue, hostLocations: hostLocations)
+                                                baseline: baseline, routes: routes,
+                                                upstreamProtocol: upstreamProtocol),
+                              nameValue: nameValue, hostLocations: hostLocations, workload: subscription)
     }
 
     private func decodeRoute(_ value: YAMLValue) -> (RouteSpec, YAMLValue)? {
@@ -143,8 +172,20 @@ extension ConfigDecoder {
                 return policy
             } ?? .fail
         }
+        let upstreamProtocol = map.optional("protocol", diagnostics).flatMap(decodeProtocol)
         guard let key, let keyValue, let targets else { return nil }
-        return (RouteSpec(routingKey: key, sandbox: sandbox, endpoints: targets, fallback: fallback), keyValue)
+        return (RouteSpec(routingKey: key, sandbox: sandbox, endpoints: targets, fallback: fallback,
+                          upstreamProtocol: upstreamProtocol), keyValue)
+    }
+
+    /// `protocol: auto | http1 | h2c`.
+    private func decodeProtocol(_ value: YAMLValue) -> UpstreamProtocol? {
+        scalar(value, expecting: "auto, http1 or h2c") { text throws(SyntaxProblem) in
+            guard let parsed = UpstreamProtocol(rawValue: text) else {
+                throw SyntaxProblem("expected auto, http1 or h2c, got '\(text)'")
+            }
+            return parsed
+        }
     }
 
     /// A non-empty list of distinct endpoints. A repeated endpoint is rejected rather than

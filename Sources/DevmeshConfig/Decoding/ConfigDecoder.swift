@@ -40,6 +40,10 @@ struct ConfigDecoder {
         if let value = top.optional("limits", diagnostics) {
             (http1, limits) = decodeLimits(value)
         }
+        var http2 = HTTP2Options()
+        if let value = top.optional("http2", diagnostics) {
+            http2 = decodeHTTP2(value)
+        }
         var timeouts = Timeouts()
         if let value = top.optional("timeouts", diagnostics) {
             timeouts = decodeTimeouts(value)
@@ -48,13 +52,59 @@ struct ConfigDecoder {
         if let value = top.optional("routing", diagnostics) {
             carriers = decodeCarriers(value)
         }
-        let services = top.required("services", diagnostics).flatMap(decodeServices)
+        var workloads: [ServiceWorkload] = []
+        let services = top.required("services", diagnostics).flatMap { decodeServices($0, workloads: &workloads) }
+        let agentValue = top.optional("agent", diagnostics)
+        var agent: AgentSettings?
+        if let agentValue {
+            agent = decodeAgent(agentValue, subscriptions: workloads.map(\.subscription))
+            if workloads.isEmpty {
+                diagnostics.report("no service names a workload: the agent would have nothing to route",
+                                   at: agentValue.location)
+            }
+        } else if let first = workloads.first {
+            diagnostics.report("a workload needs an agent to watch (add a top-level agent: section)",
+                               at: first.location)
+        }
+
+        let handoverSocket = top.optional("handover_socket", diagnostics).flatMap {
+            scalar($0, expecting: "an absolute unix socket path", HandoverSocketSyntax.path)
+        }
 
         guard diagnostics.isEmpty, let services else { return nil }
-        return ProxyConfiguration(listeners: listeners, workers: workers, admin: admin,
-                                  drainTimeout: drainTimeout, accessLog: accessLog, http1: http1,
-                                  limits: limits, timeouts: timeouts,
-                                  routing: RoutingSpec(services: services, carriers: carriers))
+        var configuration = ProxyConfiguration(listeners: listeners, workers: workers, admin: admin,
+                                               drainTimeout: drainTimeout, accessLog: accessLog,
+                                               http1: http1, http2: http2, limits: limits, timeouts: timeouts,
+                                               routing: RoutingSpec(services: services, carriers: carriers),
+                                               agent: agent)
+        configuration.handoverSocket = handoverSocket
+        return configuration
+    }
+
+    /// `agent: { address: HOST:PORT, sync_timeout: 5s, keepalive_interval: 5s, keepalive_timeout: 15s }`,
+    /// or `agent: HOST:PORT`.
+    private func decodeAgent(_ value: YAMLValue, subscriptions: [WorkloadSubscription]) -> AgentSettings? {
+        if case .scalar = value.node {
+            guard let address = scalar(value, expecting: "HOST:PORT", AddressSyntax.endpoint) else { return nil }
+            return AgentSettings(address: address, subscriptions: subscriptions)
+        }
+        guard let map = value.mapping(diagnostics, schema: Schema.agent) else { return nil }
+        let address = map.required("address", diagnostics).flatMap { scalar($0, expecting: "HOST:PORT", AddressSyntax.endpoint) }
+        var timeout = AgentSettings.defaultSyncTimeout
+        if let item = map.optional("sync_timeout", diagnostics), let parsed = duration(item, offAllowed: false) {
+            timeout = parsed
+        }
+        var keepaliveInterval = AgentSettings.defaultKeepaliveInterval
+        if let item = map.optional("keepalive_interval", diagnostics), let parsed = duration(item, offAllowed: true) {
+            keepaliveInterval = parsed
+        }
+        var keepaliveTimeout = AgentSettings.defaultKeepaliveTimeout
+        if let item = map.optional("keepalive_timeout", diagnostics), let parsed = duration(item, offAllowed: false) {
+            keepaliveTimeout = parsed
+        }
+        guard let address else { return nil }
+        return AgentSettings(address: address, syncTimeout: timeout, keepaliveInterval: keepaliveInterval,
+                             keepaliveTimeout: keepaliveTimeout, subscriptions: subscriptions)
     }
 
     // MARK: - Process
@@ -114,6 +164,7 @@ struct ConfigDecoder {
         read("max_trailer_bytes", Bounds.maxTrailerBytes, size: true, into: &http1.maxTrailerBytes)
         read("max_connections_per_worker", Bounds.maxConnectionsPerWorker, size: false,
              into: &limits.maxConnectionsPerWorker)
+        read("max_requests_per_worker", Bounds.maxRequestsPerWorker, size: false, into: &limits.maxRequestsPerWorker)
         read("upstream_max_idle_per_endpoint", Bounds.upstreamMaxIdlePerEndpoint, size: false,
              into: &limits.upstreamMaxIdlePerEndpoint)
         read("upstream_max_connections_per_endpoint", Bounds.upstreamMaxConnectionsPerEndpoint, size: false,
@@ -124,6 +175,34 @@ struct ConfigDecoder {
                                at: value.location)
         }
         return (http1, limits)
+    }
+
+    private func decodeHTTP2(_ value: YAMLValue) -> HTTP2Options {
+        var options = HTTP2Options()
+        guard let map = value.mapping(diagnostics, schema: Schema.http2) else { return options }
+        func read(_ key: String, _ range: ClosedRange<Int>, size: Bool, into field: inout Int) {
+            guard let item = map.optional(key, diagnostics) else { return }
+            if let number = size ? self.size(item, in: range) : count(item, in: range) { field = number }
+        }
+        read("max_concurrent_streams", Bounds.http2MaxConcurrentStreams, size: false, into: &options.maxConcurrentStreams)
+        read("initial_stream_window", Bounds.http2InitialStreamWindow, size: true, into: &options.initialStreamWindowBytes)
+        read("connection_window", Bounds.http2ConnectionWindow, size: true, into: &options.connectionWindowBytes)
+        read("max_frame_size", Bounds.http2MaxFrameBytes, size: true, into: &options.maxFrameBytes)
+        read("max_header_list_bytes", Bounds.http2MaxHeaderListBytes, size: true, into: &options.maxHeaderListBytes)
+        read("max_header_count", Bounds.http2MaxHeaderCount, size: false, into: &options.maxHeaderCount)
+        read("stream_send_buffer", Bounds.http2StreamSendBuffer, size: true, into: &options.streamSendBufferBytes)
+        read("max_continuation_frames", Bounds.http2MaxContinuationFrames, size: false,
+             into: &options.maxContinuationFrames)
+        read("max_consecutive_empty_frames", Bounds.http2MaxConsecutiveEmptyFrames, size: false,
+             into: &options.maxConsecutiveEmptyFrames)
+        read("max_outbound_queued_frames", Bounds.http2MaxOutboundQueuedFrames, size: false,
+             into: &options.maxOutboundQueuedFrames)
+        read("rapid_reset_streams", Bounds.http2RapidResetStreams, size: false, into: &options.rapidResetStreams)
+        read("rapid_reset_percent", Bounds.http2RapidResetPercent, size: false, into: &options.rapidResetPercent)
+        if let item = map.optional("rapid_reset_window", diagnostics), let window = duration(item, offAllowed: false) {
+            options.rapidResetWindow = window
+        }
+        return options
     }
 
     private func decodeTimeouts(_ value: YAMLValue) -> Timeouts {

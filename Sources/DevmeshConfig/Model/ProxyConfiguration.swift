@@ -18,9 +18,15 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var drainTimeout: Milliseconds
     public var accessLog: AccessLogTarget
     public var http1: HTTP1Limits
+    public var http2: HTTP2Options
     public var limits: ProxyLimits
     public var timeouts: Timeouts
     public var routing: RoutingSpec
+    /// The control plane to follow for routes, if any.
+    public var agent: AgentSettings?
+    /// A unix socket path: a running proxy hands its listening sockets over it to the next
+    /// devmesh started with the same path (binary upgrade). nil: no handover.
+    public var handoverSocket: String? = nil
 
     public static let defaultListener = ListenAddress(host: "127.0.0.1", port: 8080)
     public static let defaultDrainTimeout = Milliseconds.seconds(15)
@@ -31,17 +37,21 @@ public struct ProxyConfiguration: Sendable, Equatable {
                 drainTimeout: Milliseconds = ProxyConfiguration.defaultDrainTimeout,
                 accessLog: AccessLogTarget = .off,
                 http1: HTTP1Limits = HTTP1Limits(),
+                http2: HTTP2Options = HTTP2Options(),
                 limits: ProxyLimits = ProxyLimits(),
                 timeouts: Timeouts = Timeouts(),
-                routing: RoutingSpec) {
+                routing: RoutingSpec,
+                agent: AgentSettings? = nil) {
         self.listeners = listeners
         self.workers = workers
         self.admin = admin
         self.drainTimeout = drainTimeout
         self.accessLog = accessLog
         self.http1 = http1
+        self.http2 = http2
         self.limits = limits
         self.timeouts = timeouts
         self.routing = routing
+        self.agent = agent
     }
 }

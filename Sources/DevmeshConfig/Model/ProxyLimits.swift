@@ -12,16 +12,24 @@ public struct ProxyLimits: Sendable, Equatable {
     /// Open connections (busy + idle) one worker may have to one upstream endpoint; a request
     /// that would exceed it fails fast with 503 instead of queueing without bound.
     public var upstreamMaxConnectionsPerEndpoint: Int
+    /// Requests one worker has in flight at once, over all its connections (an HTTP/1.1
+    /// connection holds at most one, an HTTP/2 connection one per open stream). Above it a new
+    /// request is shed at once (HTTP/1.1: 503 and close; HTTP/2: RST_STREAM REFUSED_STREAM, which
+    /// a client may retry safely) instead of queueing without bound (reliability.md F18).
+    public var maxRequestsPerWorker: Int
 
     public static let defaultMaxConnectionsPerWorker = 10_000
+    public static let defaultMaxRequestsPerWorker = 10_000
     public static let defaultUpstreamMaxIdlePerEndpoint = 64
     public static let defaultUpstreamMaxConnectionsPerEndpoint = 1_024
 
     public init(maxConnectionsPerWorker: Int = ProxyLimits.defaultMaxConnectionsPerWorker,
                 upstreamMaxIdlePerEndpoint: Int = ProxyLimits.defaultUpstreamMaxIdlePerEndpoint,
-                upstreamMaxConnectionsPerEndpoint: Int = ProxyLimits.defaultUpstreamMaxConnectionsPerEndpoint) {
+                upstreamMaxConnectionsPerEndpoint: Int = ProxyLimits.defaultUpstreamMaxConnectionsPerEndpoint,
+                maxRequestsPerWorker: Int = ProxyLimits.defaultMaxRequestsPerWorker) {
         self.maxConnectionsPerWorker = maxConnectionsPerWorker
         self.upstreamMaxIdlePerEndpoint = upstreamMaxIdlePerEndpoint
         self.upstreamMaxConnectionsPerEndpoint = upstreamMaxConnectionsPerEndpoint
+        self.maxRequestsPerWorker = maxRequestsPerWorker
     }
 }

@@ -43,6 +43,31 @@ enum NameSyntax {
         return name
     }
 
+    /// A baseline workload, `KIND/NAMESPACE/NAME`: a kind such as `Deployment` or `ArgoRollout`
+    /// (letters and digits), and a Kubernetes namespace and name (DNS-1123: lower-case letters,
+    /// digits, '-' and '.', 1-253 bytes).
+    static func workload(_ text: String) throws(SyntaxProblem) -> (kind: String, namespace: String, name: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3 else { throw SyntaxProblem("expected KIND/NAMESPACE/NAME, e.g. Deployment/default/web") }
+        let (kind, namespace, name) = (parts[0], parts[1], parts[2])
+        guard !kind.isEmpty, kind.utf8.count <= 63,
+              kind.utf8.allSatisfy({ isAlphanumericASCII($0) }), kind.utf8.first.map({ $0 >= 0x41 }) == true else {
+            throw SyntaxProblem("workload kind '\(kind)' must be letters and digits, starting with a letter")
+        }
+        for (part, what) in [(namespace, "namespace"), (name, "name")] {
+            guard !part.isEmpty, part.utf8.count <= 253,
+                  part.utf8.allSatisfy({ isAlphanumericASCII($0) && !($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x2D || $0 == 0x2E })
+            else {
+                throw SyntaxProblem("workload \(what) '\(part)' must be lower-case letters, digits, '-' and '.'")
+            }
+        }
+        return (kind, namespace, name)
+    }
+
+    private static func isAlphanumericASCII(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+    }
+
     private static func restrictedName(_ text: String, what: String, maxBytes: Int) throws(SyntaxProblem) -> String {
         guard !text.isEmpty else { throw SyntaxProblem("the \(what) is empty") }
         guard text.utf8.count <= maxBytes else {

@@ -9,11 +9,19 @@ enum Schema {
 
     static let topLevel = Section(path: "", keys: [
         "listen", "workers", "admin", "drain_timeout", "access_log",
-        "limits", "timeouts", "routing", "services",
+        "limits", "http2", "timeouts", "routing", "services", "agent",
+        "handover_socket",
     ])
+    static let http2 = Section(path: "http2", keys: [
+        "max_concurrent_streams", "initial_stream_window", "connection_window", "max_frame_size",
+        "max_header_list_bytes", "max_header_count", "stream_send_buffer", "max_continuation_frames",
+        "max_consecutive_empty_frames", "max_outbound_queued_frames", "rapid_reset_streams",
+        "rapid_reset_percent", "rapid_reset_window",
+    ])
+    static let agent = Section(path: "agent", keys: ["address", "sync_timeout", "keepalive_interval", "keepalive_timeout"])
     static let limits = Section(path: "limits", keys: [
         "max_head_bytes", "max_header_count", "max_chunk_line_bytes", "max_trailer_bytes",
-        "max_connections_per_worker", "upstream_max_idle_per_endpoint",
+        "max_connections_per_worker", "max_requests_per_worker", "upstream_max_idle_per_endpoint",
         "upstream_max_connections_per_endpoint",
     ])
     static let timeouts = Section(path: "timeouts", keys: [
@@ -21,10 +29,11 @@ enum Schema {
         "upstream_idle", "stream_idle",
     ])
     static let routing = Section(path: "routing", keys: ["key_names", "custom_headers"])
-    static let service = Section(path: "services[]", keys: ["name", "hosts", "baseline", "routes"])
-    static let route = Section(path: "services[].routes[]", keys: ["key", "sandbox", "endpoints", "fallback"])
+    static let service = Section(path: "services[]", keys: ["name", "hosts", "baseline", "routes", "protocol",
+                                                                     "workload", "workload_port"])
+    static let route = Section(path: "services[].routes[]", keys: ["key", "sandbox", "endpoints", "fallback", "protocol"])
 
-    private static let all = [topLevel, limits, timeouts, routing, service, route]
+    private static let all = [topLevel, limits, http2, timeouts, routing, service, route, agent]
 
     /// "unknown key (did you mean max_head_bytes?)", or "unknown key here (it belongs under
     /// timeouts)" when the key is valid in another section.

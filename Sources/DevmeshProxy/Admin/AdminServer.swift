@@ -1,4 +1,5 @@
 import DevmeshConfig
+import DevmeshGRPC
 import DevmeshHTTP1
 import DevmeshIO
 
@@ -8,33 +9,65 @@ final class AdminServer: EventHandler {
     static let maxConnections = 64
 
     let address: SocketAddress
-    private let fd: Int32
+    /// The listening socket (offered to a successor on a binary upgrade).
+    let listenerFD: Int32
+    private var listening = true
     private let loop: EventLoop
     private unowned let server: ProxyServer
     private var slot: Slot = .invalid
     private var connections: [AdminConnection] = []
+    private var grpcConnections: [ObjectIdentifier: GRPCServerConnection] = [:]
     let headers = HeaderStorage(capacity: 100)
+    private let grpcBuffers = BufferPool(chunkSize: 16 * 1024, largeSize: 16 * 1024, chunksPerSlab: 4)
+    private lazy var health = HealthService(server: server)
 
-    init(loop: EventLoop, address listen: ListenAddress, server: ProxyServer) throws(ServerError) {
+    /// Binds `listen`, or adopts `inherited`: the admin socket a predecessor handed over.
+    init(loop: EventLoop, address listen: ListenAddress, server: ProxyServer, inherited: Int32? = nil) throws(ServerError) {
         self.loop = loop
         self.server = server
         do {
-            let requested = try SocketAddress.resolve(host: listen.host, port: listen.port)
-            fd = try Sockets.listen(on: requested, reusePort: false, backlog: 64)
-            address = try Syscall.localAddress(fd)
+            if let inherited {
+                listenerFD = inherited
+            } else {
+                let requested = try SocketAddress.resolve(host: listen.host, port: listen.port)
+                listenerFD = try Sockets.listen(on: requested, reusePort: false, backlog: 64)
+            }
+            address = try Syscall.localAddress(listenerFD)
         } catch {
             throw ServerError(message: "admin listener \(listen): \(error)")
         }
         do {
-            slot = try loop.register(fd, handler: self)
+            slot = try loop.register(listenerFD, handler: self)
         } catch {
             throw ServerError(message: "admin listener \(listen): \(error)")
         }
     }
 
+    /// A successor serves the admin socket now (binary upgrade): stop accepting and close this
+    /// process's copy (removed from epoll first: the socket stays open in the successor).
+    /// Connections already accepted are still answered.
+    func stopListening() {
+        guard listening else { return }
+        listening = false
+        loop.stopWatching(listenerFD)
+        loop.deregister(slot)
+        Syscall.close(listenerFD)
+    }
+
     func handleEvents(_ events: UInt32) {
-        while true {
-            guard case .done(let client)? = try? Syscall.accept(fd) else { return }
+        while listening {
+            let result: IOResult<Int32>
+            do {
+                result = try Syscall.accept(listenerFD)
+            } catch {
+                // Out of descriptors: the pending connections stay queued; try again shortly
+                // (an edge-triggered listener would not report them again by itself).
+                if error == Errno.tooManyOpenFiles || error == Errno.systemTooManyOpenFiles {
+                    loop.setTimer(slot, deadline: loop.now + Listener.pauseOnExhaustionMilliseconds)
+                }
+                return
+            }
+            guard case .done(let client) = result else { return }
             guard connections.count < AdminServer.maxConnections else {
                 Syscall.close(client)
                 continue
@@ -44,10 +77,25 @@ final class AdminServer: EventHandler {
         }
     }
 
-    func handleTimer() {}
+    func handleTimer() {
+        handleEvents(0)
+    }
 
     func closed(_ connection: AdminConnection) {
         connections.removeAll { $0 === connection }
+    }
+
+    /// The connection opened with the HTTP/2 preface: a gRPC client (health checks). It takes
+    /// over the descriptor, its registration and the bytes read so far.
+    func switchToGRPC(_ connection: AdminConnection, fd: Int32, slot: Slot, bytes: [UInt8]) {
+        connections.removeAll { $0 === connection }
+        let grpc = bytes.withUnsafeBytes { initial in
+            GRPCServerConnection(fd: fd, loop: loop, buffers: grpcBuffers, service: health, initialBytes: initial,
+                                 existingSlot: slot) { [weak self] closed in
+                self?.grpcConnections.removeValue(forKey: ObjectIdentifier(closed))
+            }
+        }
+        grpcConnections[ObjectIdentifier(grpc)] = grpc
     }
 
     /// The response to one admin request.
@@ -60,17 +108,17 @@ final class AdminServer: EventHandler {
         case "/healthz":
             return (200, "text/plain; charset=utf-8", "ok\n")
         case "/ready":
-            return server.isDraining
-                ? (503, "text/plain; charset=utf-8", "draining\n")
-                : (200, "text/plain; charset=utf-8", "ready\n")
+            let readiness = server.readiness
+            return (readiness.ready ? 200 : 503, "text/plain; charset=utf-8", readiness.note + "\n")
         case "/routes":
-            return (200, "application/json", AdminDocuments.routes(server.currentSnapshot) + "\n")
+            return (200, "application/json",
+                    AdminDocuments.routes(server.currentSnapshot, controlPlane: server.controlPlane) + "\n")
         case "/metrics":
             return (200, "text/plain; version=0.0.4; charset=utf-8",
                     AdminDocuments.metrics(stats: server.workerStats, snapshot: server.currentSnapshot,
                                            reloads: server.reloads.load(ordering: .relaxed),
                                            reloadFailures: server.reloadFailures.load(ordering: .relaxed),
-                                           draining: server.isDraining))
+                                           draining: server.isDraining, controlPlane: server.controlPlane))
         default:
             return (404, "text/plain; charset=utf-8", "not found; try /healthz, /ready, /routes or /metrics\n")
         }
@@ -107,7 +155,7 @@ final class AdminConnection: EventHandler {
 
     func handleEvents(_ events: UInt32) {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while output.isEmpty {
+        while output.isEmpty && slot != .invalid {
             let result = chunk.withUnsafeMutableBytes { raw in try? Syscall.read(fd, raw.baseAddress!, raw.count) }
             guard let result else { close(); return }
             guard case .done(let count) = result else { break }
@@ -116,11 +164,21 @@ final class AdminConnection: EventHandler {
             if input.count > 64 * 1024 { close(); return }
             if !processRequest() { break }
         }
+        guard slot != .invalid else { return } // handed over to gRPC
         flush()
     }
 
     /// Parses one request from `input`; returns whether a response was produced.
     private func processRequest() -> Bool {
+        let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+        if input.count >= preface.count && Array(input.prefix(preface.count)) == preface {
+            let handedSlot = slot
+            slot = .invalid
+            admin.switchToGRPC(self, fd: fd, slot: handedSlot, bytes: input)
+            input.removeAll()
+            return false
+        }
+        if input.count < preface.count && input.elementsEqual(preface.prefix(input.count)) { return false }
         let outcome: (HTTPMethod, String, Bool, Int)?
         let parsed = input.withUnsafeBytes { raw -> ParseStatus<RequestHead> in
             RequestHeadParser.parse(raw, into: admin.headers, limits: HTTP1Limits(), scanFrom: &scanHint)

@@ -13,6 +13,8 @@ struct AccessLogRecord {
     var hasRoutingKey = false
     var startMicroseconds: Int64 = 0
     static let maxPathBytes = 1024
+    /// `-`: the destination or upstream of a request that never got one.
+    static let unknown: [UInt8] = [0x2D]
 
     mutating func capture(head: RequestHead, headers: HeaderStorage, candidates: RoutingKeyCandidates,
                           winningCandidate: Int) {
@@ -39,23 +41,23 @@ extension HTTP1Session {
     func finishAccessLog(status: Int, failure: UpstreamFailure?) {
         guard let log = worker.accessLog, !logRecord.method.isEmpty else { return }
         let snapshot = worker.snapshot
-        var destination = "-"
-        var upstreamName = "-"
-        if exchange.snapshotVersion == snapshot.version {
-            if exchange.destination >= 0 {
-                let entry = snapshot.table.destinations[Int(exchange.destination)]
-                destination = entry.routingKey == nil ? "baseline:" + entry.name : entry.name
-            }
-            if exchange.endpoint >= 0 { upstreamName = snapshot.endpointNames[Int(exchange.endpoint)] }
-        }
+        let current = exchange.snapshotVersion == snapshot.version
+        let destination = current && exchange.destination >= 0
+            ? snapshot.destinationLogLabels[Int(exchange.destination)] : AccessLogRecord.unknown
+        let upstreamName = current && exchange.endpoint >= 0
+            ? snapshot.endpointLogLabels[Int(exchange.endpoint)] : AccessLogRecord.unknown
         let duration = AccessLogRecord.monotonicMicroseconds() - logRecord.startMicroseconds
         logRecord.method.withUnsafeBytes { method in
             logRecord.path.withUnsafeBytes { path in
                 logRecord.routingKey.withUnsafeBytes { key in
-                    log.append(AccessLogWriter.Entry(method: method, path: path, status: status,
-                                                     routingKey: logRecord.hasRoutingKey ? key : nil,
-                                                     destination: destination, upstream: upstreamName,
-                                                     failure: failure, durationMicroseconds: duration))
+                    destination.withUnsafeBytes { destination in
+                        upstreamName.withUnsafeBytes { upstreamName in
+                            log.append(AccessLogWriter.Entry(method: method, path: path, status: status,
+                                                             routingKey: logRecord.hasRoutingKey ? key : nil,
+                                                             destination: destination, upstream: upstreamName,
+                                                             failure: failure, durationMicroseconds: duration))
+                        }
+                    }
                 }
             }
         }

@@ -8,11 +8,25 @@ extension HTTP1Session {
     /// exchange. Returns whether anything changed.
     func advanceHead() -> Bool {
         if let pending = buffer, !pending.isEmpty {
-            switch parsePendingHead() {
-            case .started, .rejected: return true
-            case .needMore: break
+            if mayBeHTTP2 {
+                switch HTTP2Preface.match(pending.validBytes) {
+                case .complete:
+                    switchToHTTP2()
+                    return false
+                case .prefix:
+                    break // wait for the rest of the preface before deciding
+                case .mismatch:
+                    mayBeHTTP2 = false
+                }
+            }
+            if !mayBeHTTP2, parsePendingHead() != .needMore {
+                return true
             }
         }
+        return readHeadBytes()
+    }
+
+    private func readHeadBytes() -> Bool {
         guard canRead else { return false }
         if buffer == nil { buffer = worker.buffers.take() }
         guard makeRoomForHead() else { return true }
@@ -45,6 +59,20 @@ extension HTTP1Session {
     }
 
     private enum HeadOutcome { case started, rejected, needMore }
+
+    /// The first bytes were the HTTP/2 connection preface (h2c with prior knowledge, RFC 9113
+    /// §3.3): an `HTTP2Downstream` takes over the socket, its registration and the bytes read.
+    private func switchToHTTP2() {
+        let connection = HTTP2Downstream(worker: worker, fd: fd, slot: slot, initialBytes: buffer)
+        buffer = nil
+        phase = .closed
+        worker.loop.replaceHandler(slot, with: connection)
+        worker.replaceSession(self, with: connection)
+        connection.start()
+        // A connection that sent its preface while the worker drains (during a handover's
+        // grace) is drained as the others were: GOAWAY, finish its streams, close.
+        if drainRequested { connection.drain() }
+    }
 
     /// Makes sure the buffer has free space for the rest of a head: compacts a pipelined partial
     /// head to the front, or moves a head that outgrew a chunk into a large buffer. Returns false
@@ -83,6 +111,7 @@ extension HTTP1Session {
             return .rejected
         case .complete(let head):
             headScanHint = 0
+            mayBeHTTP2 = false
             beginExchange(head)
             return .started
         }
@@ -110,9 +139,21 @@ extension HTTP1Session {
         }
     }
 
+    /// The request is over: its slot in `worker.requestsInFlight` is free again.
+    func releaseRequestSlot() {
+        guard holdsRequestSlot else { return }
+        holdsRequestSlot = false
+        worker.requestsInFlight -= 1
+    }
+
     /// Routes a complete request head, rewrites it in place for the upstream, and starts
     /// acquiring an upstream connection.
     private func beginExchange(_ head: RequestHead) {
+        let admitted = worker.requestsInFlight < worker.limits.maxRequestsPerWorker
+        if admitted {
+            worker.requestsInFlight += 1
+            holdsRequestSlot = true
+        }
         let snapshot = worker.snapshot
         var current = buffer!
         let headStart = current.start
@@ -135,6 +176,13 @@ extension HTTP1Session {
         current.start = headEnd
         buffer = current
 
+        if !admitted {
+            // Overload: answer now rather than queue (reliability.md F18). The answer closes the
+            // connection, which is what frees the client's share of the worker.
+            worker.stats.requestsShed &+= 1
+            respondLocally(status: 503, message: "overloaded: too many requests in flight", close: true)
+            return
+        }
         if head.method == .connect {
             // A reverse proxy has no business opening tunnels to arbitrary authorities.
             respondLocally(status: 405, message: "CONNECT is not supported", close: true)
@@ -155,6 +203,17 @@ extension HTTP1Session {
         let decision = snapshot.table.resolve(service: service, candidates: candidates)
         exchange.destination = Int32(decision.destination)
         exchange.isSandbox = decision.isSandbox
+        if snapshot.table.destinations[decision.destination].upstreamProtocol == .h2c {
+            // The head is still in the buffer untouched (translation reads it, nothing is moved).
+            current.start = headStart
+            buffer = current
+            if worker.accessLog != nil {
+                logRecord.capture(head: head, headers: headers, candidates: candidates,
+                                  winningCandidate: decision.candidateIndex)
+            }
+            beginTranslatedExchange(head, destination: decision.destination, isSandbox: decision.isSandbox)
+            return
+        }
         if worker.accessLog != nil {
             logRecord.capture(head: head, headers: headers, candidates: candidates,
                               winningCandidate: decision.candidateIndex)

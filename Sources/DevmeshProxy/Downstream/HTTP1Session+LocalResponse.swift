@@ -58,6 +58,7 @@ extension HTTP1Session {
             return true
         }
         phase = .awaitingHead
+        releaseRequestSlot()
         idleSince = worker.loop.now
         headStartedAt = 0
         releaseBufferIfEmpty()
@@ -77,6 +78,7 @@ extension HTTP1Session {
     func beginLingeringClose() {
         Syscall.shutdownWrite(fd)
         phase = .lingering
+        releaseRequestSlot()
         lingerDeadline = worker.loop.now + HTTP1Session.lingerMilliseconds
         lingerDiscarded = 0
         if let buffer {

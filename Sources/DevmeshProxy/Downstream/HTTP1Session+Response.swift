@@ -240,12 +240,13 @@ extension HTTP1Session {
         } else {
             connection.close(abort: !exchange.requestComplete)
         }
-        if exchange.downstreamMustClose || drainRequested {
+        if exchange.downstreamMustClose || closesAfterExchangeForDrain() {
             close()
             return
         }
         // Keep-alive: whatever follows the request in the buffer is the next (pipelined) request.
         phase = .awaitingHead
+        releaseRequestSlot()
         idleSince = worker.loop.now
         if var current = buffer {
             current.start = exchange.forwardEnd

@@ -23,6 +23,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
         case exchanging
         case tunneling
         case respondingLocally
+        /// The request goes to an h2c destination through a `StreamExchange` (translated).
+        case translating
         /// Our side is shut; discarding what the client still sends until it closes.
         case lingering
         case closed
@@ -52,11 +54,18 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
 
     // Head parsing.
     var headScanHint = 0
+    /// No request has been parsed yet: the first bytes may still be the HTTP/2 preface.
+    var mayBeHTTP2 = true
     /// When the first byte of the pending head arrived (0: no byte yet).
     var headStartedAt: Int64 = 0
     var idleSince: Int64 = 0
+    /// Draining with a grace for idle connections (after a handover): close when still idle
+    /// then (0: no such deadline).
+    var drainIdleDeadline: Int64 = 0
 
     var exchange = Exchange()
+    /// The current request counts in `worker.requestsInFlight`.
+    var holdsRequestSlot = false
     var upstream: UpstreamConnection?
     /// A response devmesh writes itself (error pages), with what to do once it is out.
     var localResponse: IOBuffer?
@@ -67,6 +76,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
     /// Lingering close after an error answer.
     var lingerDeadline: Int64 = 0
     var lingerDiscarded = 0
+    /// An exchange translated to HTTP/2 (phase `.translating`).
+    var translated = TranslatedState()
     /// The access-log fields of the current request, when the access log is on.
     var logRecord = AccessLogRecord()
 
@@ -95,7 +106,7 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
         if events & (EventLoop.Events.hangUp | EventLoop.Events.error) != 0,
            phase != .awaitingHead && phase != .lingering && phase != .respondingLocally {
             // The client is gone (RST, or both directions shut): nothing can be delivered.
-            abortExchange(clientGone: true)
+            if phase == .translating { abortTranslated() } else { abortExchange(clientGone: true) }
             return
         }
         drive()
@@ -112,6 +123,7 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             case .exchanging: progressed = advanceExchange()
             case .tunneling: progressed = advanceTunnel()
             case .respondingLocally: progressed = advanceLocalResponse()
+            case .translating: progressed = advanceTranslated()
             case .lingering: progressed = advanceLingering()
             case .closed: return
             }
@@ -128,7 +140,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
         switch phase {
         case .awaitingHead:
             if headStartedAt != 0 { return headStartedAt + timeouts.requestHead.value }
-            return idleSince + timeouts.downstreamIdle.value
+            let idleEnd = idleSince + timeouts.downstreamIdle.value
+            return drainIdleDeadline != 0 ? min(idleEnd, drainIdleDeadline) : idleEnd
         case .connecting:
             return nil // the upstream connection carries the connect timeout
         case .exchanging:
@@ -143,6 +156,9 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             return exchange.lastProgressAt + max(timeouts.streamIdle.value, timeouts.downstreamIdle.value)
         case .respondingLocally:
             return exchange.lastProgressAt + max(timeouts.streamIdle.value, 1000)
+        case .translating:
+            // The exchange keeps the upstream deadlines; this one bounds a client that stalls.
+            return timeouts.streamIdle.value > 0 ? exchange.lastProgressAt + timeouts.streamIdle.value : nil
         case .lingering:
             return lingerDeadline
         case .closed:
@@ -190,6 +206,8 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
             }
         case .tunneling, .respondingLocally, .connecting:
             abortExchange(clientGone: false)
+        case .translating:
+            abortTranslated()
         case .lingering:
             close()
         case .closed:
@@ -199,18 +217,50 @@ final class HTTP1Session: EventHandler, UpstreamOwner {
 
     // MARK: Draining and closing
 
-    /// The worker is draining: an idle connection closes now, a busy one after its exchange.
+    /// The worker is draining: an idle connection closes now (or, after a handover, when it is
+    /// still idle at the end of the worker's grace), a busy one after its exchange.
     func drain() {
         drainRequested = true
-        if phase == .awaitingHead && headStartedAt == 0 && (buffer?.isEmpty ?? true) {
+        guard phase == .awaitingHead && headStartedAt == 0 && (buffer?.isEmpty ?? true) else { return }
+        let grace = worker.drainIdleGraceMilliseconds
+        if grace == 0 {
             close()
+            return
         }
+        drainIdleDeadline = worker.loop.now + grace
+        armTimer()
+    }
+
+    /// An exchange ended while draining, and its response did not say `connection: close` (the
+    /// drain began after its head went out): whether to close now. On SIGTERM, yes. After a
+    /// handover the client, never told, may be sending its next request already, which would
+    /// meet a closed connection; so the connection stays for the worker's idle grace and that
+    /// next request is answered, with `connection: close`.
+    func closesAfterExchangeForDrain() -> Bool {
+        guard drainRequested else { return false }
+        let grace = worker.drainIdleGraceMilliseconds
+        if grace == 0 { return true }
+        if drainIdleDeadline == 0 { drainIdleDeadline = worker.loop.now + grace }
+        return false
     }
 
     /// Closes the downstream connection and everything it holds.
     func close(abort: Bool = false) {
         guard phase != .closed else { return }
+        if let translatedExchange = translated.exchange {
+            translated.exchange = nil
+            translatedExchange.detachDownstream(completed: false)
+        }
+        if let out = translated.out {
+            worker.buffers.give(out)
+            translated.out = nil
+        }
+        if let trailers = translated.trailerBytes {
+            worker.buffers.give(trailers)
+            translated.trailerBytes = nil
+        }
         phase = .closed
+        releaseRequestSlot()
         if let upstream {
             upstream.close(abort: true)
             self.upstream = nil

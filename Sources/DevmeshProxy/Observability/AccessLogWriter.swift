@@ -41,8 +41,8 @@ final class AccessLogWriter {
         var path: UnsafeRawBufferPointer
         var status: Int
         var routingKey: UnsafeRawBufferPointer?
-        var destination: String
-        var upstream: String
+        var destination: UnsafeRawBufferPointer
+        var upstream: UnsafeRawBufferPointer
         var failure: UpstreamFailure?
         var durationMicroseconds: Int64
     }
@@ -63,9 +63,9 @@ final class AccessLogWriter {
             pending.append(contentsOf: "null".utf8)
         }
         pending.append(contentsOf: #","destination":""#.utf8)
-        entry.destination.utf8CString.withUnsafeBytes { appendEscaped(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+        appendEscaped(entry.destination)
         pending.append(contentsOf: #"","upstream":""#.utf8)
-        entry.upstream.utf8CString.withUnsafeBytes { appendEscaped(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+        appendEscaped(entry.upstream)
         pending.append(contentsOf: #"","duration_us":"#.utf8)
         appendNumber(entry.durationMicroseconds)
         if let failure = entry.failure {
@@ -95,17 +95,34 @@ final class AccessLogWriter {
     private func appendEscaped(_ bytes: UnsafeRawBufferPointer) {
         for byte in bytes {
             switch byte {
-            case 0x22: pending.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: pending.append(contentsOf: [0x5C, 0x5C])
+            case 0x22, 0x5C:
+                pending.append(0x5C)
+                pending.append(byte)
             case 0..<0x20, 0x7F:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                pending.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-            default: pending.append(byte)
+                let digits: StaticString = "0123456789abcdef"
+                for prefix in "\\u00".utf8 { pending.append(prefix) }
+                pending.append(digits.utf8Start[Int(byte >> 4)])
+                pending.append(digits.utf8Start[Int(byte & 15)])
+            default:
+                pending.append(byte)
             }
         }
     }
 
+    /// A decimal number, without building a String.
     private func appendNumber(_ value: Int64) {
-        pending.append(contentsOf: String(value).utf8)
+        if value < 0 {
+            pending.append(0x2D)
+            appendNumber(value == .min ? .max : -value)
+            return
+        }
+        var divisor: Int64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            pending.append(0x30 + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 }

@@ -1,4 +1,6 @@
 import DevmeshHTTP1
+import DevmeshIO
+import DevmeshHTTP2
 
 /// Why an upstream exchange failed. One list, used for metrics labels, access-log fields and the
 /// mapping to a downstream status (`ProxyFailure.status`).
@@ -13,6 +15,15 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
     case malformedResponse
     case responseTimeout
     case streamIdleTimeout
+    /// This process ran out of descriptors (EMFILE/ENFILE) opening the upstream socket.
+    case resourcesExhausted
+
+    /// The failure a socket or connect error stands for.
+    static func connecting(_ error: Errno) -> UpstreamFailure {
+        if error == Errno.connectionRefused { return .connectRefused }
+        if error == Errno.tooManyOpenFiles || error == Errno.systemTooManyOpenFiles { return .resourcesExhausted }
+        return .connectError
+    }
 
     /// The Prometheus label / access-log slug.
     public var slug: StaticString {
@@ -27,6 +38,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
         case .malformedResponse: "malformed_response"
         case .responseTimeout: "response_timeout"
         case .streamIdleTimeout: "stream_idle_timeout"
+        case .resourcesExhausted: "resources_exhausted"
         }
     }
 
@@ -36,7 +48,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
     public var status: Int {
         switch self {
         case .connectRefused, .connectError, .reset, .closedEarly, .malformedResponse: 502
-        case .noEndpoint, .poolExhausted: 503
+        case .noEndpoint, .poolExhausted, .resourcesExhausted: 503
         case .connectTimeout, .responseTimeout, .streamIdleTimeout: 504
         }
     }
@@ -45,7 +57,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
     /// that another endpoint (or the fallback destination) may be tried.
     public var isConnectPhase: Bool {
         switch self {
-        case .connectRefused, .connectTimeout, .connectError, .noEndpoint, .poolExhausted: true
+        case .connectRefused, .connectTimeout, .connectError, .noEndpoint, .poolExhausted, .resourcesExhausted: true
         default: false
         }
     }
@@ -62,6 +74,7 @@ public enum UpstreamFailure: Int, CaseIterable, Sendable {
         case .malformedResponse: "malformed response from upstream"
         case .responseTimeout: "upstream did not respond in time"
         case .streamIdleTimeout: "upstream stalled"
+        case .resourcesExhausted: "devmesh is out of file descriptors"
         }
     }
 }
@@ -86,6 +99,9 @@ public struct WorkerStats: Sendable {
     public var downstreamOpen = 0
     public var downstreamAccepted: UInt64 = 0
     public var downstreamRejectedOverLimit: UInt64 = 0
+    /// Requests shed above `limits.maxRequestsPerWorker` (503 or REFUSED_STREAM).
+    public var requestsShed: UInt64 = 0
+    public var requestsInFlight = 0
     public var acceptErrors: UInt64 = 0
     public var upstreamOpen = 0
     public var upstreamConnects: UInt64 = 0
@@ -93,6 +109,17 @@ public struct WorkerStats: Sendable {
     public var upstreamRetries: UInt64 = 0
     public var fallbacks: UInt64 = 0
     public var headTimeouts: UInt64 = 0
+    public var http2Connections: UInt64 = 0
+    /// HTTP/2 connections failed by abuse or protocol errors, by reason (see `HTTP2Failure`).
+    public var http2Failures = InlineArray<8, UInt64>(repeating: 0)
+    public var upstreamGoAways: UInt64 = 0
+    /// What closed HTTP/2 client connections saw (summed when each connection closes).
+    public var http2StreamsOpened: UInt64 = 0
+    public var http2StreamsResetByPeer: UInt64 = 0
+    public var http2StreamsResetLocally: UInt64 = 0
+    public var http2HeaderListsTooLarge: UInt64 = 0
+    public var http2InvalidHeaderFields: UInt64 = 0
+    public var http2InvalidFrames: UInt64 = 0
     public var tableVersion: UInt64 = 0
     public var buffersInUse = 0
     public var bufferBytesReserved = 0
@@ -121,6 +148,37 @@ public struct WorkerStats: Sendable {
     static let rejectionIndex: [HTTP1Error: Int] = Dictionary(
         uniqueKeysWithValues: HTTP1Error.allCases.enumerated().map { ($1, $0) })
 
+    /// The reasons an HTTP/2 connection was failed, in `http2Failures` order (metric labels).
+    public static let http2FailureSlugs: [StaticString] = [
+        "bad_preface", "protocol_violation", "empty_frame_flood", "continuation_flood", "control_frame_flood",
+        "outbound_queue_flood", "rapid_reset", "stream_open_burst",
+    ]
+
+    public mutating func countHTTP2Failure(_ error: HTTP2ConnectionError) {
+        let index: Int
+        switch error.reason {
+        case .badPreface: index = 0
+        case .protocolViolation, .internalFailure: index = 1
+        case .emptyFrameFlood: index = 2
+        case .continuationFlood: index = 3
+        case .controlFrameFlood: index = 4
+        case .outboundQueueFlood: index = 5
+        case .rapidReset: index = 6
+        case .streamOpenBurst: index = 7
+        }
+        http2Failures[index] &+= 1
+    }
+
+    /// Adds what one HTTP/2 client connection saw.
+    public mutating func add(_ counters: HTTP2Counters) {
+        http2StreamsOpened &+= UInt64(counters.streamsOpened)
+        http2StreamsResetByPeer &+= UInt64(counters.streamsResetByPeer)
+        http2StreamsResetLocally &+= UInt64(counters.streamsResetLocally)
+        http2HeaderListsTooLarge &+= UInt64(counters.headerListsTooLarge)
+        http2InvalidHeaderFields &+= UInt64(counters.invalidHeaderFields)
+        http2InvalidFrames &+= UInt64(counters.invalidFrames)
+    }
+
     /// Adds another worker's counters (gauges add too: open connections are per worker).
     public mutating func add(_ other: WorkerStats) {
         for index in requests.indices { requests[index] &+= other.requests[index] }
@@ -130,6 +188,8 @@ public struct WorkerStats: Sendable {
         downstreamOpen += other.downstreamOpen
         downstreamAccepted &+= other.downstreamAccepted
         downstreamRejectedOverLimit &+= other.downstreamRejectedOverLimit
+        requestsShed &+= other.requestsShed
+        requestsInFlight += other.requestsInFlight
         acceptErrors &+= other.acceptErrors
         upstreamOpen += other.upstreamOpen
         upstreamConnects &+= other.upstreamConnects
@@ -137,6 +197,15 @@ public struct WorkerStats: Sendable {
         upstreamRetries &+= other.upstreamRetries
         fallbacks &+= other.fallbacks
         headTimeouts &+= other.headTimeouts
+        http2Connections &+= other.http2Connections
+        for index in http2Failures.indices { http2Failures[index] &+= other.http2Failures[index] }
+        upstreamGoAways &+= other.upstreamGoAways
+        http2StreamsOpened &+= other.http2StreamsOpened
+        http2StreamsResetByPeer &+= other.http2StreamsResetByPeer
+        http2StreamsResetLocally &+= other.http2StreamsResetLocally
+        http2HeaderListsTooLarge &+= other.http2HeaderListsTooLarge
+        http2InvalidHeaderFields &+= other.http2InvalidHeaderFields
+        http2InvalidFrames &+= other.http2InvalidFrames
         tableVersion = max(tableVersion, other.tableVersion)
         buffersInUse += other.buffersInUse
         bufferBytesReserved += other.bufferBytesReserved

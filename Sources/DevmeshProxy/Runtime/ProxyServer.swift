@@ -10,21 +10,31 @@ import Synchronization
 public final class ProxyServer {
     private let options: QuickStartOptions
     private var configPath: String? { options.configPath }
-    private var configuration: ProxyConfiguration
+    private(set) var configuration: ProxyConfiguration
     private let snapshots: RouteSnapshotBox<ProxySnapshot>
-    private var controls: [WorkerControl] = []
+    private(set) var controls: [WorkerControl] = []
     private var threads: [PosixThread] = []
-    private let loop: EventLoop
+    let loop: EventLoop
     private let controlWaker: LoopWaker
     private var signalFD: Int32 = -1
-    private var admin: AdminServer?
+    private(set) var admin: AdminServer?
     private var draining = false
+    /// The listening sockets each worker accepts on (what a successor is offered).
+    private(set) var workerListeners: [[ListenerPlan.Socket]] = []
+    /// Listens on `handover_socket` for a successor (binary upgrade); see HandoverServer.
+    var handoverServer: HandoverServer?
+    /// The entries of the last handover offer: which worker (nil: admin) holds each descriptor.
+    var offeredOwners: [(worker: Int?, fd: Int32)] = []
+    /// Waits for the agent's routes before a successor starts its workers.
+    private var deferredStart: TimerTask?
     private var drainDeadline: Int64 = 0
     private var configFileState: FileState?
     private var nextVersion: UInt64 = 2
     let reloads = Atomic<UInt64>(0)
     let reloadFailures = Atomic<UInt64>(0)
     private var tasks: [PeriodicTask] = []
+    /// Follows the agent (Routes API) when the configuration names one.
+    private(set) var controlPlane: ControlPlaneClient?
 
     /// Builds the first snapshot (resolving every upstream address). Throws a message for the
     /// operator when the configuration cannot be served. `options` are the command-line flags the
@@ -64,22 +74,52 @@ public final class ProxyServer {
         if openFiles < wanted {
             Log.warning("open-file limit is \(openFiles), below workers × max_connections_per_worker (\(wanted))")
         }
-        let listenerFDs: [[Int32]]
+        // Binary upgrade: take the listening sockets of the devmesh running on the handover
+        // socket, if any, before binding anything.
+        let handover = inheritListeners()
+        let plan: ListenerPlan
         do {
-            listenerFDs = try bindListeners(workers: workerCount)
+            plan = try ListenerPlan.make(listeners: configuration.listeners, admin: configuration.admin,
+                                         workers: workerCount, inherited: handover?.inherited ?? [])
             if let address = configuration.admin {
-                admin = try AdminServer(loop: loop, address: address, server: self)
+                admin = try AdminServer(loop: loop, address: address, server: self, inherited: plan.adminFD)
             }
         } catch {
+            handover?.abandon()
             Log.error("\(error)")
             return 1
         }
-        for fds in listenerFDs.first ?? [] {
-            if let address = try? Syscall.localAddress(fds) { Log.info("listening on \(address)") }
-        }
+        for address in plan.addresses { Log.info("listening on \(address)") }
         if let admin { Log.info("admin on \(admin.address)") }
-        startWorkers(count: workerCount, listenerFDs: listenerFDs)
+        if let handover {
+            Log.info("handover: adopted \(plan.adopted.count) of \(handover.inherited.count) socket(s) "
+                     + "from pid \(handover.predecessorPID)")
+        }
+        workerListeners = plan.perWorker
         watchSignalsAndFiles()
+        if let agent = configuration.agent {
+            do {
+                let client = try ControlPlaneClient(settings: agent, loop: loop) { [unowned self] in
+                    self.rulesChanged()
+                }
+                controlPlane = client
+                client.start()
+                Log.info("following routes from the agent at \(agent.address) for "
+                         + agent.subscriptions.map(\.workload).joined(separator: ", "))
+            } catch {
+                handover?.abandon()
+                Log.error("agent \(agent.address): \(error)")
+                return 1
+            }
+        }
+        if let handover, controlPlane != nil {
+            // The predecessor serves with its routes until this process has its own: taking the
+            // sockets over before the first sync would send sandbox traffic to the baseline.
+            Log.info("handover: waiting for the routes from the agent before taking over")
+            startWhenRoutesSynced(workers: workerCount, handover: handover, adopted: plan.adopted)
+        } else {
+            takeOver(workers: workerCount, handover: handover, adopted: plan.adopted)
+        }
         loop.onWakeUp = { [unowned self] in self.checkDrainProgress() }
         loop.run()
         for thread in threads { thread.join() }
@@ -88,28 +128,24 @@ public final class ProxyServer {
 
     // MARK: Listeners and workers
 
-    /// One SO_REUSEPORT socket per worker per listen address. With port 0 the first bind picks
-    /// the port and the other workers bind that same port.
-    private func bindListeners(workers: Int) throws(ServerError) -> [[Int32]] {
-        var perWorker = [[Int32]](repeating: [], count: workers)
-        for listen in configuration.listeners {
-            var address: SocketAddress
-            do {
-                address = try SocketAddress.resolve(host: listen.host, port: listen.port)
-            } catch {
-                throw ServerError(message: "listener \(listen): \(error)")
-            }
-            for worker in 0..<workers {
-                do {
-                    let fd = try Sockets.listen(on: address, reusePort: true)
-                    if worker == 0 && address.port == 0 { address = try Syscall.localAddress(fd) }
-                    perWorker[worker].append(fd)
-                } catch {
-                    throw ServerError(message: "cannot listen on \(address): \(error)")
-                }
+    /// Starts the workers on the planned sockets; after a handover, tells the predecessor that
+    /// this process serves now. Then listens on the handover socket for a successor of its own.
+    private func takeOver(workers: Int, handover: HandoverClient?, adopted: [UInt16]) {
+        startWorkers(count: workers, listenerFDs: workerListeners.map { $0.map(\.fd) })
+        if let handover { Log.info(handover.confirmServing(adopted: adopted)) }
+        listenForSuccessor()
+    }
+
+    private func startWhenRoutesSynced(workers: Int, handover: HandoverClient, adopted: [UInt16]) {
+        deferredStart = TimerTask(loop: loop, afterMilliseconds: 20) { [unowned self] in
+            if self.draining {
+                handover.abandon()
+            } else if self.controlPlane?.readyDespiteSync ?? true {
+                self.takeOver(workers: workers, handover: handover, adopted: adopted)
+            } else {
+                self.startWhenRoutesSynced(workers: workers, handover: handover, adopted: adopted)
             }
         }
-        return perWorker
     }
 
     private func startWorkers(count: Int, listenerFDs: [[Int32]]) {
@@ -141,7 +177,7 @@ public final class ProxyServer {
     // MARK: Signals, reloads, drain
 
     private func watchSignalsAndFiles() {
-        let handler = SignalHandler(fd: signalFD) { [unowned self] signal in self.handle(signal: signal) }
+        let handler = SignalSource(fd: signalFD) { [unowned self] signal in self.handle(signal: signal) }
         do {
             _ = try loop.register(signalFD, handler: handler)
         } catch {
@@ -154,7 +190,7 @@ public final class ProxyServer {
             })
         }
     }
-    private var signalHandler: SignalHandler?
+    private var signalHandler: SignalSource?
 
     private func handle(signal: Int32) {
         switch signal {
@@ -165,18 +201,25 @@ public final class ProxyServer {
                 Log.info("second signal: exiting now")
                 exit(1)
             }
-            beginDrain()
+            beginDrain(reason: "draining")
         default:
             break
         }
     }
 
-    private func beginDrain() {
+    /// Stops accepting (after a handover: on the sockets the successor took, `handedOver[worker]`,
+    /// without closing their queues) and gives in-flight work `drain_timeout` to finish.
+    func beginDrain(reason: String, handedOver: [[Int32]]? = nil) {
         draining = true
+        // No successor can take over from a draining process; its socket file goes now.
+        handoverServer?.close()
         let timeout = configuration.drainTimeout.value
-        Log.info("draining: no new connections; in-flight requests have \(timeout) ms to finish")
+        Log.info("\(reason): no new connections; in-flight requests have \(timeout) ms to finish")
         drainDeadline = loop.now + timeout
-        for control in controls { control.requestDrain() }
+        for (index, control) in controls.enumerated() {
+            if let handedOver { control.listenersHandedOver.withLock { $0 = handedOver[index] } }
+            control.requestDrain()
+        }
         tasks.append(PeriodicTask(loop: loop, intervalMilliseconds: 50) { [unowned self] in
             self.checkDrainProgress()
         })
@@ -227,18 +270,60 @@ public final class ProxyServer {
         }
         let snapshot: ProxySnapshot
         do {
-            snapshot = try ProxySnapshot.build(next, version: nextVersion)
+            snapshot = try ProxySnapshot.build(merged(next), version: nextVersion)
         } catch {
             reloadFailures.add(1, ordering: .relaxed)
             Log.error("reload (\(reason)) refused, keeping the current table: \(error)")
             return
         }
-        nextVersion += 1
         configuration = next
-        snapshots.publish(snapshot)
-        for control in controls { control.waker.wake() }
+        publish(snapshot)
         reloads.add(1, ordering: .relaxed)
         Log.info("reloaded (\(reason)): route table version \(snapshot.version)")
+    }
+
+    private func publish(_ snapshot: ProxySnapshot) {
+        nextVersion += 1
+        snapshots.publish(snapshot)
+        for control in controls { control.waker.wake() }
+    }
+
+    /// The configuration with the agent's routes added to the services they route for. Routes
+    /// written in the configuration win over agent rules with the same key.
+    private func merged(_ base: ProxyConfiguration) -> ProxyConfiguration {
+        guard let controlPlane else { return base }
+        var result = base
+        for index in result.routing.services.indices {
+            let dynamic = controlPlane.routes(for: result.routing.services[index].name)
+            guard !dynamic.isEmpty else { continue }
+            let configured = Set(result.routing.services[index].routes.map(\.routingKey))
+            result.routing.services[index].routes += dynamic.filter { !configured.contains($0.routingKey) }
+        }
+        return result
+    }
+
+    /// The agent's rules changed: build and publish a table, or refuse the update whole.
+    private func rulesChanged() {
+        guard let controlPlane else { return }
+        do {
+            let snapshot = try ProxySnapshot.build(merged(configuration), version: nextVersion)
+            publish(snapshot)
+            controlPlane.accepted()
+        } catch {
+            controlPlane.refused("\(error)")
+            Log.error("route update from the agent refused, keeping the table in force: \(error)")
+        }
+    }
+
+    /// Ready to take traffic: not draining and, with an agent, synced (or past the startup wait).
+    var readiness: (ready: Bool, note: String) {
+        if draining { return (false, "draining") }
+        guard let controlPlane else { return (true, "ready") }
+        if controlPlane.synced { return (true, "ready (routes synced from the agent)") }
+        if controlPlane.readyDespiteSync {
+            return (true, "ready, serving the baseline only: routes not synced from the agent yet")
+        }
+        return (false, "waiting for the first complete set of routes from the agent")
     }
 
     // MARK: For the admin endpoint
@@ -274,21 +359,4 @@ struct FileState: Equatable {
         modifiedSeconds = info.st_mtim.tv_sec
         modifiedNanoseconds = info.st_mtim.tv_nsec
     }
-}
-
-/// Reads signals from the signalfd on the control loop.
-final class SignalHandler: EventHandler {
-    private let fd: Int32
-    private let onSignal: (Int32) -> Void
-
-    init(fd: Int32, onSignal: @escaping (Int32) -> Void) {
-        self.fd = fd
-        self.onSignal = onSignal
-    }
-
-    func handleEvents(_ events: UInt32) {
-        while let signal = Signals.readSignal(fd) { onSignal(signal) }
-    }
-
-    func handleTimer() {}
 }

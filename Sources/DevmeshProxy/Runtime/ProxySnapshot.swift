@@ -20,6 +20,10 @@ public final class ProxySnapshot: Sendable {
     let endpointIDs: [Int32]
     let destinationStart: [Int32]
     let destinationCount: [Int32]
+    /// Access-log labels, as bytes so that logging a request builds no String: per destination
+    /// (`baseline:<service>` or the sandbox name) and per endpoint (`host:port`).
+    let destinationLogLabels: [[UInt8]]
+    let endpointLogLabels: [[UInt8]]
 
     private init(version: UInt64, table: RouteTable, configuration: ProxyConfiguration,
                  endpointAddresses: [SocketAddress], endpointNames: [String],
@@ -32,6 +36,10 @@ public final class ProxySnapshot: Sendable {
         self.endpointIDs = endpointIDs
         self.destinationStart = destinationStart
         self.destinationCount = destinationCount
+        destinationLogLabels = table.destinations.map { destination in
+            Array((destination.routingKey == nil ? "baseline:" + destination.name : destination.name).utf8)
+        }
+        endpointLogLabels = endpointNames.map { Array($0.utf8) }
     }
 
     /// Compiles the routing part of `configuration` and resolves every endpoint. Blocking (DNS):

@@ -15,6 +15,11 @@ public final class WorkerControl: Sendable {
     let drainRequested = Atomic<Bool>(false)
     /// Set by the worker when it has no connection left during a drain.
     let finished = Atomic<Bool>(false)
+    /// Set by the control thread before `requestDrain` when a successor process took over
+    /// (binary upgrade): this worker's listening descriptors that the successor now holds too.
+    /// The worker closes its copies without accepting from them (their queues are the
+    /// successor's to serve). nil: a plain drain (SIGTERM).
+    let listenersHandedOver = Mutex<[Int32]?>(nil)
     let publishedStats = Mutex(WorkerStats())
 
     init(id: Int, waker: LoopWaker) {

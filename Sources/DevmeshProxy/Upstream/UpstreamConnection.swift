@@ -70,7 +70,7 @@ final class UpstreamConnection: EventHandler {
         do {
             (fd, connected) = try Sockets.connect(to: pool.address)
         } catch {
-            return .failed(error == Errno.connectionRefused ? .connectRefused : .connectError)
+            return .failed(.connecting(error))
         }
         let connection = UpstreamConnection(worker: worker, pool: pool, fd: fd, state: .connecting)
         do {
@@ -180,7 +180,7 @@ final class UpstreamConnection: EventHandler {
         if let error = Syscall.socketError(fd) {
             let owner = self.owner
             close()
-            owner?.upstreamConnectFailed(self, error == Errno.connectionRefused ? .connectRefused : .connectError)
+            owner?.upstreamConnectFailed(self, .connecting(error))
             return
         }
         state = .busy

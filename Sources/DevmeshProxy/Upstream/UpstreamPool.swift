@@ -11,6 +11,8 @@ final class UpstreamPool {
     /// `host:port` as the operator wrote it, for error bodies and logs.
     let name: String
     private(set) var idle: [UpstreamConnection] = []
+    /// Multiplexed HTTP/2 connections (connecting, ready, or draining after a GOAWAY).
+    var http2Connections: [HTTP2UpstreamConnection] = []
     private(set) var openCount = 0
     /// False once the address left the route table: no new requests, idle connections closed.
     private(set) var retired = false
@@ -45,8 +47,10 @@ final class UpstreamPool {
     }
 
     /// Marks the pool as gone from the table and returns its idle connections for closing.
+    /// HTTP/2 connections stop taking streams and close when their last stream is done.
     func retire() -> [UpstreamConnection] {
         retired = true
+        for connection in http2Connections { connection.retire() }
         defer { idle.removeAll() }
         return idle
     }

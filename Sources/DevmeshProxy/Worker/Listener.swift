@@ -43,6 +43,16 @@ final class Listener: EventHandler {
         Syscall.close(fd)
     }
 
+    /// The socket lives on in a successor process (binary upgrade): stop watching it and close
+    /// this process's copy without accepting, so that what is queued is served there. epoll
+    /// forgets a descriptor only when the socket itself closes, which it does not here: without
+    /// the explicit removal this loop would keep waking for the successor's connections.
+    func release() {
+        worker.loop.stopWatching(fd)
+        worker.loop.deregister(slot)
+        Syscall.close(fd)
+    }
+
     private func acceptBatchOfConnections(limit: Int = Listener.acceptBatch) {
         var accepted = 0
         while accepted < limit {

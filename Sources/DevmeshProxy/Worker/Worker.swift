@@ -1,5 +1,6 @@
 import DevmeshConfig
 import DevmeshHTTP1
+import DevmeshHTTP2
 import DevmeshIO
 import DevmeshRouting
 import Synchronization
@@ -22,6 +23,8 @@ final class Worker {
     /// The box version `snapshot` came with.
     private var snapshotBoxVersion: UInt64
     var stats = WorkerStats()
+    /// Requests admitted and not yet answered, over every connection (`limits.maxRequestsPerWorker`).
+    var requestsInFlight = 0
 
     /// Upstream pools of the current snapshot, indexed by endpoint id.
     private(set) var pools: [UpstreamPool] = []
@@ -34,11 +37,25 @@ final class Worker {
     private(set) var responseHeaders: HeaderStorage
     let candidates: RoutingKeyCandidates
     let accessLog: AccessLogWriter?
+    /// HTTP/2: the settings of new sessions of this worker (a reload changes them for new
+    /// connections), and the pool their stream send buffers come from.
+    private(set) var http2Settings: HTTP2Settings
+    let http2Buffers: HTTP2BufferPool
+    /// Exchange objects of HTTP/2 streams, reused (a stream allocates nothing in steady state).
+    private var idleStreamExchanges: [StreamExchange] = []
 
     private var listeners: [Listener] = []
-    /// Open downstream sessions (for drain); each session knows its index here.
-    private var sessions: [HTTP1Session] = []
+    /// Open downstream connections (for the connection cap and drain); each knows its index here.
+    private var sessions: [any DownstreamConnection] = []
     private(set) var draining = false
+    /// During a drain after a binary upgrade: how long an idle HTTP/1.1 connection stays open
+    /// for its next request (answered with `connection: close`) before it is closed. 0 (a
+    /// SIGTERM drain): idle connections close at once.
+    private(set) var drainIdleGraceMilliseconds: Int64 = 0
+    /// A successor serves the same addresses, so an idle client that sends one more request
+    /// should get its answer rather than race the close of its connection. A client that
+    /// sends nothing for this long is closed like on SIGTERM; the drain deadline still bounds all.
+    static let handoverIdleGraceMilliseconds: Int64 = 1_000
     private var statsTimer: PeriodicTask?
     private static let publishIntervalMilliseconds: Int64 = 100
 
@@ -59,6 +76,10 @@ final class Worker {
         responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         candidates = RoutingKeyCandidates()
         accessLog = AccessLogWriter(target: configuration.accessLog)
+        http2Settings = HTTP2Settings(configuration.http2)
+        http2Buffers = HTTP2BufferPool(chunkBytes: http2Settings.streamSendBufferBytes, maxIdleChunks: 256,
+                                       maxIdleBlocksPerSize: 256)
+        idleStreamExchanges.reserveCapacity(64)
         adopt(snapshot)
         for fd in listenerFDs {
             listeners.append(try Listener(worker: self, fd: fd))
@@ -101,7 +122,7 @@ final class Worker {
         }
     }
 
-    func sessionClosed(_ session: HTTP1Session) {
+    func sessionClosed(_ session: any DownstreamConnection) {
         let index = session.registryIndex
         guard index >= 0, index < sessions.count, sessions[index] === session else { return }
         let last = sessions.removeLast()
@@ -112,6 +133,33 @@ final class Worker {
         session.registryIndex = -1
         stats.downstreamOpen = sessions.count
         if draining && sessions.isEmpty { loop.stop() }
+    }
+
+    /// The round-robin start for a new request to `destination`.
+    @inline(__always)
+    func nextRoundRobin(destination: Int) -> UInt32 {
+        let cursor = roundRobin[destination]
+        roundRobin[destination] = cursor &+ 1
+        return cursor
+    }
+
+    func takeStreamExchange() -> StreamExchange {
+        idleStreamExchanges.popLast() ?? StreamExchange(worker: self)
+    }
+
+    func returnStreamExchange(_ exchange: StreamExchange) {
+        exchange.reset()
+        if idleStreamExchanges.count < 1024 { idleStreamExchanges.append(exchange) }
+    }
+
+    /// A connection changed protocol (HTTP/1.1 → h2c after the connection preface): the new object
+    /// takes the old one's place in the list.
+    func replaceSession(_ old: any DownstreamConnection, with new: any DownstreamConnection) {
+        let index = old.registryIndex
+        guard index >= 0, index < sessions.count, sessions[index] === old else { return }
+        sessions[index] = new
+        new.registryIndex = index
+        old.registryIndex = -1
     }
 
     /// A head of `maxHeadBytes` must fit after the headroom, with room to insert a line.
@@ -166,14 +214,28 @@ final class Worker {
         timeouts = next.configuration.timeouts
         limits = next.configuration.limits
         http1Limits = headLimits
+        // The send buffer is the pool's chunk size: it stays as the process started (a restart
+        // applies it; ReloadPolicy says so).
+        var http2 = HTTP2Settings(next.configuration.http2)
+        http2.streamSendBufferBytes = http2Buffers.chunkBytes
+        http2Settings = http2
         stats.tableVersion = next.version
     }
 
     /// Stops accepting, closes idle connections, and lets busy ones finish; the loop stops when
-    /// the last session closes.
+    /// the last session closes. After a handover the listeners the successor holds are released
+    /// without accepting, and idle HTTP/1.1 connections get `handoverIdleGraceMilliseconds`.
     private func beginDrain() {
         draining = true
-        for listener in listeners { listener.close() }
+        let handedOver = control.listenersHandedOver.withLock { $0 }
+        if let handedOver {
+            drainIdleGraceMilliseconds = Worker.handoverIdleGraceMilliseconds
+            for listener in listeners {
+                if handedOver.contains(listener.fd) { listener.release() } else { listener.close() }
+            }
+        } else {
+            for listener in listeners { listener.close() }
+        }
         listeners.removeAll()
         for session in sessions { session.drain() }
         for pool in pools {
@@ -184,32 +246,10 @@ final class Worker {
 
     private func publishStats() {
         stats.buffersInUse = buffers.chunksInUse + buffers.largeInUse
+        stats.requestsInFlight = requestsInFlight
         stats.bufferBytesReserved = buffers.reservedBytes
         let copy = stats
         control.publishedStats.withLock { $0 = copy }
         accessLog?.flush()
-    }
-}
-
-/// A callback every `interval` on a loop, driven by a timer-only slot.
-final class PeriodicTask: EventHandler {
-    private let loop: EventLoop
-    private let interval: Int64
-    private let body: () -> Void
-    private var slot: Slot = .invalid
-
-    init(loop: EventLoop, intervalMilliseconds: Int64, body: @escaping () -> Void) {
-        self.loop = loop
-        self.interval = intervalMilliseconds
-        self.body = body
-        slot = loop.registerTimerOnly(handler: self)
-        loop.setTimer(slot, deadline: loop.now + interval)
-    }
-
-    func handleEvents(_ events: UInt32) {}
-
-    func handleTimer() {
-        body()
-        loop.setTimer(slot, deadline: loop.now + interval)
     }
 }

@@ -27,6 +27,8 @@ public struct Destination: Sendable, Equatable {
     /// The destination to use when this one cannot be reached: the service's baseline when
     /// the route's fallback policy is `.baseline`, nil when it is `.fail` (and for baselines).
     public let fallbackDestination: Int?
+    /// The protocol spoken to the endpoints.
+    public let upstreamProtocol: UpstreamProtocol
 }
 
 /// The outcome of routing one request.

@@ -53,7 +53,8 @@ enum RouteTableBuilder {
             let baselineID = destinations.count
             destinations.append(Destination(id: baselineID, kind: .baseline, name: name,
                                             serviceIndex: serviceIndex, endpoints: service.baseline,
-                                            routingKey: nil, fallbackDestination: nil))
+                                            routingKey: nil, fallbackDestination: nil,
+                                            upstreamProtocol: service.upstreamProtocol))
 
             var keys: Set<String> = []
             for route in service.routes {
@@ -69,7 +70,8 @@ enum RouteTableBuilder {
                 destinations.append(Destination(
                     id: id, kind: .sandbox, name: route.sandbox, serviceIndex: serviceIndex,
                     endpoints: route.endpoints, routingKey: key,
-                    fallbackDestination: route.fallback == .baseline ? baselineID : nil))
+                    fallbackDestination: route.fallback == .baseline ? baselineID : nil,
+                    upstreamProtocol: route.upstreamProtocol ?? service.upstreamProtocol))
                 routes.append((Array(key.utf8), UInt32(serviceIndex), UInt32(id)))
             }
             services.append(RouteTable.Service(name: name, hosts: normalisedHosts, baselineDestination: baselineID,

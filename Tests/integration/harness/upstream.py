@@ -11,12 +11,16 @@ Behaviour is chosen per request by the query string or an `x-behave` header with
   size=N          body of N pattern bytes (harness.bodies) instead of "<name>\\n"
   echo=1          body = the request body
   chunked=1       chunked response (chunk=N bytes per chunk, default 16 KiB)
+  trailers=N:V;.. with chunked=1: a trailer section with these fields
+  hop=1           add hop-by-hop fields (Connection naming x-hop-private, Keep-Alive, ...)
   close=1         `Connection: close`, then close
   delay=S         wait S seconds before the response head (slow upstream)
   fault=NAME      reset_before_head | close_before_head | reset_mid_body | fin_mid_body |
                   stall_mid_body (then waits delay_body=S, default 30, and closes) |
                   cl_te | bad_cl | dup_cl | bad_chunk | bad_status  (malformed responses; the
                   connection stays open afterwards, so a proxy that re-used it would show)
+  reused_fault=NAME  like fault=, but only when the request arrives on a connection that already
+                  served one (the keep-alive race: the upstream drops a connection it had idle)
   expect=ignore   never send `100 Continue` (default: send it when the request asks)
   pause_body=S    wait S seconds before reading the request body (a slow reader: backpressure)
 
@@ -84,8 +88,12 @@ def _behaviour(head: wire.Head, target: str) -> dict[str, str]:
 class RecordingUpstream:
     """Listens on 127.0.0.1:0 and serves each connection on its own thread."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, idle_timeout: Optional[float] = None):
+        """`idle_timeout`: close a keep-alive connection that stays idle this long between
+        requests (like nginx's keepalive_timeout), the source of the keep-alive race."""
         self.name = name
+        self.idle_timeout = idle_timeout
+        self.idle_closes = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((net.LOOPBACK, 0))
@@ -175,10 +183,18 @@ class RecordingUpstream:
         seq = 0
         try:
             while not self._stopped:
+                if seq > 0 and self.idle_timeout is not None:
+                    conn.settimeout(self.idle_timeout)
                 try:
                     raw = reader.read_until(b"\r\n\r\n", HEAD_LIMIT)
-                except (wire.PeerClosed, wire.PeerReset, socket.timeout, OSError):
+                except socket.timeout:
+                    if seq > 0 and self.idle_timeout is not None:
+                        with self._cv:
+                            self.idle_closes += 1
                     return
+                except (wire.PeerClosed, wire.PeerReset, OSError):
+                    return
+                conn.settimeout(CONN_TIMEOUT)
                 seq += 1
                 if not self._exchange(conn, reader, conn_id, seq, raw):
                     return
@@ -253,6 +269,8 @@ class RecordingUpstream:
         if delay:
             time.sleep(delay)
         fault = params.get("fault", "")
+        if rec.seq > 1 and "reused_fault" in params:
+            fault = params["reused_fault"]  # only on a connection that already served a request
         if fault == "reset_before_head":
             net.reset_close(conn)
             return False
@@ -303,6 +321,10 @@ class RecordingUpstream:
             lines.append(f"Content-Length: {size}")
         if close:
             lines.append("Connection: close")
+        if params.get("hop") == "1":
+            # Hop-by-hop fields a proxy must not pass on (RFC 9110 §7.6.1), one named by Connection.
+            lines += ["Connection: x-hop-private", "x-hop-private: secret", "Keep-Alive: timeout=5",
+                      "Proxy-Connection: keep-alive", "Upgrade: example/1"]
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
         if fault in ("cl_te", "bad_chunk"):
@@ -340,7 +362,8 @@ class RecordingUpstream:
             else:
                 conn.sendall(piece)
         if chunked:
-            conn.sendall(b"0\r\n\r\n")
+            trailer_lines = "".join(f"{t.replace(':', ': ', 1)}\r\n" for t in params.get("trailers", "").split(";") if t)
+            conn.sendall(b"0\r\n" + trailer_lines.encode("latin-1") + b"\r\n")
         if close:
             conn.shutdown(socket.SHUT_WR)
             return False

@@ -1,6 +1,7 @@
 import Glibc
 
-/// Operator-facing log lines on stderr, prefixed `devmesh:`. Bounded: a message longer than
+/// Operator-facing log lines on stderr, prefixed `devmesh:` (the proxy's and the agent's; the
+/// integration suite reads the `listening on` / `agent http on` lines to learn the ports). Bounded: a message longer than
 /// `maxLineBytes` is cut (a log line is never allowed to become an amplification vector), and
 /// never used per request (the access log is separate and buffered).
 public enum Log {

@@ -82,7 +82,7 @@ let package = Package(
 // A plain `swift build` compiles them as no-op executables, so they cannot rot unnoticed.
 package.products += [
     "FuzzHTTP1Request", "FuzzHTTP1Response", "FuzzChunkedBody", "FuzzHeadRewriter",
-    "FuzzCarriers", "FuzzRouteTable", "FuzzConfigLoader",
+    "FuzzCarriers", "FuzzRouteTable", "FuzzConfigLoader", "FuzzRouteUpdate", "FuzzRoutesJSON",
 ].map { .executable(name: $0, targets: [$0]) }
 package.targets += [
     .target(name: "FuzzSupport", path: "FuzzTesting/Sources/FuzzSupport", swiftSettings: strict),
@@ -100,6 +100,10 @@ package.targets += [
                       path: "FuzzTesting/Sources/FuzzRouteTable", swiftSettings: strict),
     .executableTarget(name: "FuzzConfigLoader", dependencies: ["DevmeshConfig", "DevmeshRouting", "FuzzSupport"],
                       path: "FuzzTesting/Sources/FuzzConfigLoader", swiftSettings: strict),
+    .executableTarget(name: "FuzzRouteUpdate", dependencies: ["DevmeshRoutesAPI", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzRouteUpdate", swiftSettings: strict),
+    .executableTarget(name: "FuzzRoutesJSON", dependencies: ["DevmeshRoutesAPI", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzRoutesJSON", swiftSettings: strict),
 ]
 
 // HTTP/2 (h2c) codec. Appended as its own block so the list above stays as the layers read.

@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 all=(FuzzHTTP1Request FuzzHTTP1Response FuzzChunkedBody FuzzHeadRewriter FuzzCarriers FuzzRouteTable
-     FuzzConfigLoader)
+     FuzzConfigLoader FuzzRouteUpdate FuzzRoutesJSON)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 

@@ -7,7 +7,7 @@
 #   FUZZ_MERGE=1 scripts/fuzz.sh FuzzChunkedBody 0   # fold new inputs into the committed corpus
 #
 # Targets: FuzzHTTP1Request FuzzHTTP1Response FuzzChunkedBody FuzzHeadRewriter FuzzCarriers
-#          FuzzRouteTable FuzzConfigLoader
+#          FuzzRouteTable FuzzConfigLoader FuzzRouteUpdate FuzzRoutesJSON
 #
 # - Builds in release with ASan and libFuzzer in its own scratch path (.build-fuzz).
 # - Runs niced (the machine is shared), one process, for SECONDS of wall time.
@@ -33,6 +33,9 @@ case "$target" in
   FuzzRouteTable) max_len=512; dict=""; timeout=10 ;;
   # libyaml and Yams are not linear on every input: keep configs small and allow slow ones.
   FuzzConfigLoader) max_len=2048; dict=config; timeout=20 ;;
+  # Route updates are small protobuf messages; 4 KiB holds dozens of rules.
+  FuzzRouteUpdate) max_len=4096; dict=routes-protobuf; timeout=10 ;;
+  FuzzRoutesJSON) max_len=4096; dict=json; timeout=10 ;;
   *) echo "fuzz.sh: unknown target $target" >&2; exit 2 ;;
 esac
 

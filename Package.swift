@@ -80,6 +80,35 @@ let package = Package(
     ]
 )
 
+// libFuzzer targets (docs/fuzzing.md): one executable per parser, built for real with
+// `swift build -c release --product FuzzX --sanitize=fuzzer --sanitize=address` (scripts/fuzz.sh).
+// A plain `swift build` compiles them as no-op executables, so they cannot rot unnoticed.
+package.products += [
+    "FuzzHTTP1Request", "FuzzHTTP1Response", "FuzzChunkedBody", "FuzzHeadRewriter",
+    "FuzzCarriers", "FuzzRouteTable", "FuzzConfigLoader", "FuzzRouteUpdate", "FuzzRoutesJSON",
+].map { .executable(name: $0, targets: [$0]) }
+package.targets += [
+    .target(name: "FuzzSupport", path: "FuzzTesting/Sources/FuzzSupport", swiftSettings: strict),
+    .executableTarget(name: "FuzzHTTP1Request", dependencies: ["DevmeshHTTP1", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzHTTP1Request", swiftSettings: strict),
+    .executableTarget(name: "FuzzHTTP1Response", dependencies: ["DevmeshHTTP1", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzHTTP1Response", swiftSettings: strict),
+    .executableTarget(name: "FuzzChunkedBody", dependencies: ["DevmeshHTTP1", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzChunkedBody", swiftSettings: strict),
+    .executableTarget(name: "FuzzHeadRewriter", dependencies: ["DevmeshHTTP1", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzHeadRewriter", swiftSettings: strict),
+    .executableTarget(name: "FuzzCarriers", dependencies: ["DevmeshRouting", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzCarriers", swiftSettings: strict),
+    .executableTarget(name: "FuzzRouteTable", dependencies: ["DevmeshRouting", "DevmeshBytes", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzRouteTable", swiftSettings: strict),
+    .executableTarget(name: "FuzzConfigLoader", dependencies: ["DevmeshConfig", "DevmeshRouting", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzConfigLoader", swiftSettings: strict),
+    .executableTarget(name: "FuzzRouteUpdate", dependencies: ["DevmeshRoutesAPI", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzRouteUpdate", swiftSettings: strict),
+    .executableTarget(name: "FuzzRoutesJSON", dependencies: ["DevmeshRoutesAPI", "FuzzSupport"],
+                      path: "FuzzTesting/Sources/FuzzRoutesJSON", swiftSettings: strict),
+]
+
 // HTTP/2 (h2c) codec. Appended as its own block so the list above stays as the layers read.
 // CNghttp2 is the system libnghttp2 (Debian libnghttp2-dev, 1.52); only DevmeshHTTP2 imports it,
 // and DevmeshHTTP2's API never shows an nghttp2 type, so the proxy does not see the library.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README): setup, debug build, unit tests, release build of the
-# devmesh binary, then the integration suite (pytest) against that binary.
+# devmesh binary, fuzz corpus replay, then the integration suite (pytest) against that binary.
 #
 #   scripts/test.sh            # everything but the slow integration cases
 #   scripts/test.sh --full     # also the cases marked @pytest.mark.slow
@@ -56,6 +56,9 @@ else
     skip "swift test" "build failed"
   fi
   step "release build" swift build -c release "${swiftpm[@]}" --product devmesh || true
+  # Every committed fuzz corpus file and fail case, once through its libFuzzer target (ASan
+  # release build in .build-fuzz: about 1.5 minutes from scratch; docs/fuzzing.md).
+  step "fuzz replay" bash scripts/fuzz-replay.sh || true
   # Allocation budgets of the pure layers (release figures; Benchmarks/Thresholds/allocations.json).
   step "alloc budgets" env SWIFT_SCRATCH_PATH="$scratch" scripts/alloc-check.sh --microbench-only || true
 fi

@@ -46,9 +46,12 @@ enum HopByHop {
     /// while still framing the body by it would desynchronise the upstream (request smuggling),
     /// dropping Host would make the forwarded request invalid, and trace-context carriers must
     /// reach the next hop (notes/carriers.md: "Forward every carrier header unchanged").
+    /// Connection and Upgrade lines are hop-by-hop by name already; the only ones still here are
+    /// those a WebSocket upgrade keeps, and a token naming them (`Connection: upgrade,
+    /// connection`) must not undo the upgrade (found by FuzzHeadRewriter).
     static func mayBeDroppedByConnection(_ kind: KnownHeader, name: UnsafeRawBufferPointer) -> Bool {
         switch kind {
-        case .host, .contentLength, .transferEncoding:
+        case .host, .contentLength, .transferEncoding, .connection, .upgrade:
             return false
         default:
             return !TraceContextCarrier.isCarrierName(name)

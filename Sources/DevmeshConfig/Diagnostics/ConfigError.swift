@@ -32,7 +32,30 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
                 text += ": "
             }
             if !path.isEmpty { text += "\(path): " }
-            return text + problem
+            return Self.singleLine(text + problem)
+        }
+
+        /// Keeps an issue on one line whatever the file held: problems quote configuration
+        /// text, and a YAML scalar may contain line breaks (`"10s\nx"`, or a plain scalar that
+        /// continues on the next line). Control characters are shown escaped instead.
+        static func singleLine(_ text: String) -> String {
+            guard text.unicodeScalars.contains(where: isControl) else { return text }
+            var escaped = ""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\n": escaped += "\\n"
+                case "\r": escaped += "\\r"
+                case "\t": escaped += "\\t"
+                case _ where isControl(scalar): escaped += "\\u{\(String(scalar.value, radix: 16))}"
+                default: escaped.unicodeScalars.append(scalar)
+                }
+            }
+            return escaped
+        }
+
+        private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+                || scalar == "\u{2028}" || scalar == "\u{2029}"
         }
     }
 

@@ -26,7 +26,7 @@ final class ValidConfigTests: XCTestCase {
             workers: nil, admin: nil, drainTimeout: Milliseconds(15_000), accessLog: .off,
             http1: HTTP1Limits(maxHeadBytes: 65_536, maxHeaderCount: 100, maxChunkLineBytes: 4_096,
                                maxTrailerBytes: 16_384),
-            limits: ProxyLimits(maxConnectionsPerWorker: 10_000, upstreamMaxIdlePerEndpoint: 64,
+            limits: ProxyLimits(maxConnectionsPerWorker: 10_000, upstreamMaxIdlePerEndpoint: 1_024,
                                 upstreamMaxConnectionsPerEndpoint: 1_024),
             timeouts: Timeouts(requestHead: Milliseconds(10_000), downstreamIdle: Milliseconds(60_000),
                                upstreamConnect: Milliseconds(2_000), upstreamResponse: Milliseconds(15_000),
@@ -35,6 +35,13 @@ final class ValidConfigTests: XCTestCase {
                 services: [ServiceSpec(name: "app", baseline: [EndpointSpec(host: "127.0.0.1", port: 9001)])],
                 carriers: CarrierSpec(keyNames: ["sd-routing-key", "sd-sandbox", "sd-workspace"], customHeaders: [])))
         XCTAssertEqual(parse(minimalServices), expected)
+    }
+
+    func testALowerConnectionCapAlsoCapsTheDefaultIdlePool() {
+        let configuration = parse("limits:\n  upstream_max_connections_per_endpoint: 100\n" + minimalServices)
+        XCTAssertEqual(configuration?.limits.upstreamMaxIdlePerEndpoint, 100,
+                       "an idle default above the connection cap must follow the cap, not be an error")
+        XCTAssertEqual(configuration?.limits.upstreamMaxConnectionsPerEndpoint, 100)
     }
 
     func testEveryKeySet() {

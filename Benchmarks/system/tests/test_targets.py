@@ -41,7 +41,7 @@ class TemplateTests(unittest.TestCase):
     def test_fairness_settings_are_in_the_configs(self):
         expectations = {
             "nginx-proxy.conf.tmpl": ["worker_processes 1;", "proxy_http_version 1.1;", 'proxy_set_header Connection "";',
-                                      "keepalive 64;", "access_log off;"],
+                                      "keepalive 1024;", "access_log off;"],
             "haproxy-http.cfg.tmpl": ["nbthread 1", "http-reuse always", "mode http"],
             "haproxy-tcp.cfg.tmpl": ["nbthread 1", "mode tcp"],
             "envoy.yaml.tmpl": ["generate_request_id: false", "dynamic_stats: false", "max_requests: 1000000000",

@@ -169,7 +169,11 @@ struct ConfigDecoder {
              into: &limits.upstreamMaxIdlePerEndpoint)
         read("upstream_max_connections_per_endpoint", Bounds.upstreamMaxConnectionsPerEndpoint, size: false,
              into: &limits.upstreamMaxConnectionsPerEndpoint)
-        if limits.upstreamMaxIdlePerEndpoint > limits.upstreamMaxConnectionsPerEndpoint {
+        if map.optional("upstream_max_idle_per_endpoint", diagnostics) == nil {
+            // Not given: keep as many idle as may be open, whatever the connection cap says.
+            limits.upstreamMaxIdlePerEndpoint = min(limits.upstreamMaxIdlePerEndpoint,
+                                                    limits.upstreamMaxConnectionsPerEndpoint)
+        } else if limits.upstreamMaxIdlePerEndpoint > limits.upstreamMaxConnectionsPerEndpoint {
             diagnostics.report("upstream_max_idle_per_endpoint (\(limits.upstreamMaxIdlePerEndpoint)) exceeds "
                                + "upstream_max_connections_per_endpoint (\(limits.upstreamMaxConnectionsPerEndpoint))",
                                at: value.location)

@@ -7,7 +7,10 @@ public struct ProxyLimits: Sendable, Equatable {
     /// a connection closes (no spin on accept, notes/reliability.md F15).
     public var maxConnectionsPerWorker: Int
     /// Idle keep-alive connections one worker keeps per upstream endpoint; extra ones are
-    /// closed when released.
+    /// closed when released. The default keeps every connection the worker may open (like
+    /// HAProxy's and Envoy's unlimited idle pools): a cap below the concurrency a burst reaches
+    /// closes connections after each burst and opens them again on the next one (at 256
+    /// bursting clients a cap of 64 doubled the proxy's and the upstream's CPU per request).
     public var upstreamMaxIdlePerEndpoint: Int
     /// Open connections (busy + idle) one worker may have to one upstream endpoint; a request
     /// that would exceed it fails fast with 503 instead of queueing without bound.
@@ -20,7 +23,7 @@ public struct ProxyLimits: Sendable, Equatable {
 
     public static let defaultMaxConnectionsPerWorker = 10_000
     public static let defaultMaxRequestsPerWorker = 10_000
-    public static let defaultUpstreamMaxIdlePerEndpoint = 64
+    public static let defaultUpstreamMaxIdlePerEndpoint = 1_024
     public static let defaultUpstreamMaxConnectionsPerEndpoint = 1_024
 
     public init(maxConnectionsPerWorker: Int = ProxyLimits.defaultMaxConnectionsPerWorker,

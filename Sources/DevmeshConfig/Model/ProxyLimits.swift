@@ -8,9 +8,9 @@ public struct ProxyLimits: Sendable, Equatable {
     public var maxConnectionsPerWorker: Int
     /// Idle keep-alive connections one worker keeps per upstream endpoint; extra ones are
     /// closed when released. The default keeps every connection the worker may open (like
-    /// HAProxy's and Envoy's unlimited idle pools): a cap below the concurrency a burst reaches
-    /// closes connections after each burst and opens them again on the next one (at 256
-    /// bursting clients a cap of 64 doubled the proxy's and the upstream's CPU per request).
+    /// HAProxy's and Envoy's unlimited idle pools), so a burst above the cap does not close
+    /// connections only to open them again on the next burst; idle ones still expire after
+    /// `upstream_idle`.
     public var upstreamMaxIdlePerEndpoint: Int
     /// Open connections (busy + idle) one worker may have to one upstream endpoint; a request
     /// that would exceed it fails fast with 503 instead of queueing without bound.

@@ -155,8 +155,7 @@ struct ConfigDecoder {
         var limits = ProxyLimits()
         guard let map = value.mapping(diagnostics, schema: Schema.limits) else { return (http1, limits) }
         func read(_ key: String, _ range: ClosedRange<Int>, size: Bool, into field: inout Int) {
-            guard let item = map.optional(key, diagnostics) else { return }
-            if let number = size ? self.size(item, in: range) : count(item, in: range) { field = number }
+            readInteger(map, key, range, size: size, into: &field)
         }
         read("max_head_bytes", Bounds.maxHeadBytes, size: true, into: &http1.maxHeadBytes)
         read("max_header_count", Bounds.maxHeaderCount, size: false, into: &http1.maxHeaderCount)
@@ -181,12 +180,19 @@ struct ConfigDecoder {
         return (http1, limits)
     }
 
+    /// An optional count or size under `key`, within `range`; left as it is when absent or invalid
+    /// (the problem is reported).
+    private func readInteger(_ map: YAMLMapping, _ key: String, _ range: ClosedRange<Int>, size: Bool,
+                             into field: inout Int) {
+        guard let item = map.optional(key, diagnostics) else { return }
+        if let number = size ? self.size(item, in: range) : count(item, in: range) { field = number }
+    }
+
     private func decodeHTTP2(_ value: YAMLValue) -> HTTP2Options {
         var options = HTTP2Options()
         guard let map = value.mapping(diagnostics, schema: Schema.http2) else { return options }
         func read(_ key: String, _ range: ClosedRange<Int>, size: Bool, into field: inout Int) {
-            guard let item = map.optional(key, diagnostics) else { return }
-            if let number = size ? self.size(item, in: range) : count(item, in: range) { field = number }
+            readInteger(map, key, range, size: size, into: &field)
         }
         read("max_concurrent_streams", Bounds.http2MaxConcurrentStreams, size: false, into: &options.maxConcurrentStreams)
         read("initial_stream_window", Bounds.http2InitialStreamWindow, size: true, into: &options.initialStreamWindowBytes)

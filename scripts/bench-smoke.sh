@@ -17,6 +17,11 @@ problems = [f"{name}: unavailable ({t['reason']})" for name, t in data["meta"]["
 problems += [f"harness: {e}" for e in data["meta"]["harness_errors"]]
 problems += [f"{r['scenario']} {r['target']} {r['variant']}: {r.get('errors')} errors"
              for r in data["records"] if r.get("errors")]
+# Keep-alive load on a warm pool opens no upstream connections; a burst that outgrows the idle
+# pool turns into a connect per request (what the c256 rows of 2026-11-29 showed).
+problems += [f"{r['scenario']} {r['target']} {r['variant']}: {r['extra']['upstream_connects']} upstream connects "
+             f"for {r['requests']} requests" for r in data["records"]
+             if r["extra"].get("upstream_connects", 0) > 0.01 * (r.get("requests") or 0)]
 if problems:
     print("bench smoke: FAILED\n  " + "\n  ".join(problems))
     sys.exit(1)

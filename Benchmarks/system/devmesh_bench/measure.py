@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from . import loadgen, procfs, stats
+from .controlplane import metric
 from .context import Context
 from .procs import HarnessError
 from .targets import Running
@@ -54,6 +55,35 @@ def _finish(ctx: Context, record: dict[str, object], result: loadgen.LoadResult,
         record["flags"].append("backend-died")
     record["valid"] = not record["flags"]
     return record
+
+
+#: Above this share of requests, a note says that devmesh opened upstream connections during the
+#: measured window: in steady keep-alive load it should open none (the pool is warm from the warm-up).
+UPSTREAM_CONNECTS_NOTE_SHARE = 0.01
+
+
+def _upstream_connects(running: Running) -> float | None:
+    """devmesh's counter of upstream connections opened so far (None for every other target).
+
+    Measured around each window because a burst that outgrows the idle pool turns into a connect
+    per request, which doubles the backend's CPU too: that is what the counter shows at once."""
+    if running.name != "devmesh" or not running.admin_port:
+        return None
+    try:
+        return metric(running.admin_port, "devmesh_upstream_connects_total")
+    except OSError:
+        return None
+
+
+def _record_upstream_connects(ctx: Context, record: dict, before: float | None, after: float | None) -> None:
+    if before is None or after is None:
+        return
+    opened = int(after - before)
+    record["extra"]["upstream_connects"] = opened
+    requests = record.get("requests") or 0
+    if requests and opened > UPSTREAM_CONNECTS_NOTE_SHARE * requests:
+        ctx.note(record["scenario"], f"{record['target']} {record['variant']}: opened {opened:,} upstream "
+                                     f"connections for {requests:,} requests in the measured window")
 
 
 def _backend_alive(ctx: Context) -> bool:
@@ -116,6 +146,7 @@ def _h2load_measured(ctx: Context, scenario: str, running: Running, *, variant: 
     probe_rate = max(PROBE_MIN_RPS, (rate or 0) / 100)
     use_probe = probe and rate is not None and rate >= PROBE_FROM_RPS
     main_log = log_dir / f"{tag}.log"
+    connects0 = _upstream_connects(running)
     cpu0, backend0 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
     if use_probe:
         probe_child = sup.start(f"probe-{tag}", loadgen.h2load_argv(
@@ -136,6 +167,7 @@ def _h2load_measured(ctx: Context, scenario: str, running: Running, *, variant: 
                 sup.stop(child)
         raise HarnessError(f"h2load did not finish: {tag}")
     cpu1, backend1 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
+    connects1 = _upstream_connects(running)
     sup.stop(main)
 
     load = {"tool": "h2load", "loop": "open" if rate is not None else "closed", "offered_rps": rate,
@@ -165,7 +197,9 @@ def _h2load_measured(ctx: Context, scenario: str, running: Running, *, variant: 
     main_log.unlink(missing_ok=True)
     probe_log.unlink(missing_ok=True)
     cpu = (cpu0, cpu1) if running.is_proxy else None
-    return _finish(ctx, record, result, rate, cpu, (backend0, backend1), running)
+    record = _finish(ctx, record, result, rate, cpu, (backend0, backend1), running)
+    _record_upstream_connects(ctx, record, connects0, connects1)
+    return record
 
 
 def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, sort_key: tuple, run: int,
@@ -179,11 +213,13 @@ def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, 
         sup.run(f"warmup-{tag}", loadgen.wrk_argv(_url(running), connections=connections,
                                                   duration_s=ctx.mode.warmup_s, headers=headers),
                 timeout=ctx.mode.warmup_s + TOOL_SLACK_S)
+    connects0 = _upstream_connects(running)
     cpu0, backend0 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
     rc, output = sup.run(f"wrk-{tag}", loadgen.wrk_argv(_url(running), connections=connections,
                                                         duration_s=duration_s, headers=headers),
                          timeout=duration_s + TOOL_SLACK_S)
     cpu1, backend1 = procfs.cpu_sample(running.measured_pid), procfs.cpu_sample(_backend_pid(ctx))
+    connects1 = _upstream_connects(running)
     try:
         result = loadgen.parse_wrk(output)
     except ValueError:
@@ -193,7 +229,9 @@ def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, 
     record = _base_record(ctx, scenario, running, variant, sort_key, run, load)
     record["latency_us"] = None
     cpu = (cpu0, cpu1) if running.is_proxy else None
-    return _finish(ctx, record, result, None, cpu, (backend0, backend1), running)
+    record = _finish(ctx, record, result, None, cpu, (backend0, backend1), running)
+    _record_upstream_connects(ctx, record, connects0, connects1)
+    return record
 
 
 def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, clients: int = 16,

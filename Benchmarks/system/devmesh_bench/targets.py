@@ -17,12 +17,14 @@ of the layout; the backend and the load generators run on the other one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -505,6 +507,17 @@ def nghttpx_argv(port: int, backend_port: int, hop: Hop, *, conf: Path, errorlog
             f"--errorlog-file={errorlog}"]
 
 
+def binary_identity(path: str | None) -> str:
+    """Which build was measured: path, modification time and a short sha256. `devmesh version`
+    alone cannot tell two builds apart, and a stale binary once passed for a new one (the c256
+    figures of 2026-11-29 came from a build that predated the change they were meant to test)."""
+    if not path:
+        return "no binary"
+    binary = Path(path)
+    built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(binary.stat().st_mtime))
+    return f"{binary}, built {built}, sha256 {hashlib.sha256(binary.read_bytes()).hexdigest()[:12]}"
+
+
 class Devmesh(Target):
     """devmesh per the lead's contract: quick-start flags, or --config for route tables (S9/S10)
     and for the HTTP/2 hops (the upstream protocol and, for H2→H1, the idle pool size)."""
@@ -521,7 +534,7 @@ class Devmesh(Target):
         return None
 
     def version(self, env: Environment) -> str:
-        return tool_version([env.devmesh_bin or "devmesh", "version"])
+        return f"{tool_version([env.devmesh_bin or 'devmesh', 'version'])} ({binary_identity(env.devmesh_bin)})"
 
     def _write_config(self, env: Environment, port: int, routes: Routes, hop: Hop = H1_TO_H1) -> Path:
         if routes.keys:

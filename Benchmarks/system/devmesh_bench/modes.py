@@ -88,7 +88,7 @@ QUICK = Mode(name="quick", warmup_s=1, measure_s=2, repeats=1, s0_repeats=3, s0_
 
 FULL = Mode(name="full", warmup_s=5, measure_s=30, repeats=3, s0_repeats=5, s0_rate=1000,
             s1_max_connections=64, s1_rates=(1000, 2000, 5000, 10000, 20000, 40000),
-            s1_connections=(16, 256), strace_requests=50000, s2_cases=_BODIES, s2_connections=16,
+            s1_connections=(16, 64, 256), strace_requests=50000, s2_cases=_BODIES, s2_connections=16,
             s3_connections=32, s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=5000,
             s10_measure_s=60, s10_reload_every_s=5, s10_fallback_rate=5000,
             s4_max_shapes=_S4_MATRIX, s4_rates=(5000, 10000, 20000, 40000, 80000), s4b_rates=(5000, 20000),

@@ -1,6 +1,6 @@
 /// Per-stream state the adapter keeps next to nghttp2's own stream. One slot per open stream,
 /// in a table that grows to the high-water mark of concurrent streams and is then reused: no
-/// allocation per stream in steady state. Stream ids map to slots through `StreamIndex`
+/// allocation per stream in steady state. Stream ids map to slots through an `HTTP2StreamMap`
 /// (nghttp2's stream user data cannot serve: a client stream only exists in nghttp2 once its
 /// HEADERS is serialised, and the proxy submits its body before that); the DATA provider finds
 /// its slot through `source.ptr`.
@@ -59,12 +59,12 @@ enum ProviderState {
 struct StreamTable {
     private(set) var slots: [StreamState] = []
     private var freeSlots: [Int] = []
-    private var slotByID: StreamIndex
+    private var slotByID: HTTP2StreamMap<Int32>
 
     init(expectedStreams: Int) {
         slots.reserveCapacity(expectedStreams)
         freeSlots.reserveCapacity(expectedStreams)
-        slotByID = StreamIndex(expected: expectedStreams)
+        slotByID = HTTP2StreamMap(expected: expectedStreams)
     }
 
     func deallocate() { slotByID.deallocate() }
@@ -72,7 +72,7 @@ struct StreamTable {
     var count: Int { slotByID.count }
 
     @inline(__always)
-    func slot(of id: Int32) -> Int? { slotByID.find(id) }
+    func slot(of id: Int32) -> Int? { slotByID[id].map(Int.init) }
 
     /// A fresh slot for `id` (client streams get theirs once nghttp2 assigned the id: `assign`).
     mutating func allocate(id: Int32) -> Int {
@@ -90,11 +90,11 @@ struct StreamTable {
 
     mutating func assign(id: Int32, to slot: Int) {
         slots[slot].id = id
-        slotByID.insert(id, slot: slot)
+        slotByID.insert(id, Int32(slot))
     }
 
     mutating func release(_ slot: Int) {
-        if slots[slot].id > 0 { slotByID.remove(slots[slot].id) }
+        if slots[slot].id > 0 { slotByID.removeValue(for: slots[slot].id) }
         slots[slot] = StreamState()
         freeSlots.append(slot)
     }
@@ -107,7 +107,7 @@ struct StreamTable {
 
     /// Every slot in use, for teardown.
     func forEachInUse(_ body: (StreamState) -> Void) {
-        slotByID.forEach { body(slots[$0]) }
+        slotByID.forEach { _, slot in body(slots[Int(slot)]) }
     }
 }
 

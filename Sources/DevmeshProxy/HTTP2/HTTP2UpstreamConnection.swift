@@ -16,7 +16,8 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     private(set) var slot: Slot = .invalid
     private(set) var state: State = .connecting
     let session: HTTP2Session
-    private var streams: [Int32: StreamExchange] = [:]
+    /// Open streams and their exchanges (see `HTTP2Downstream.exchanges` for why not a Dictionary).
+    private var streams: HTTP2StreamMap<StreamExchange>
     /// Exchanges that chose this connection while it was connecting.
     private var waiting: [StreamExchange] = []
     private let transport: HTTP2Transport
@@ -39,7 +40,12 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         session = HTTP2Session(role: .client, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
         transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
         idleSince = worker.loop.now
+        streams = HTTP2StreamMap(expected: worker.http2Settings.maxConcurrentStreams)
         session.delegate = self
+    }
+
+    deinit {
+        streams.deallocate()
     }
 
     /// Starts a connection for `pool`; the caller then `open`s its exchange on it.
@@ -138,7 +144,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
             exchange.upstreamStreamClosed(.refused)
             return
         }
-        streams[stream.rawValue] = exchange
+        streams.insert(stream.rawValue, exchange)
         exchange.upstreamStreamOpened(self, stream)
         scheduleFlush()
     }
@@ -155,7 +161,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     /// An exchange no longer wants its stream (the client went away): reset it.
     func cancel(_ stream: HTTP2StreamID) {
-        guard streams.removeValue(forKey: stream.rawValue) != nil else { return }
+        guard streams.removeValue(for: stream.rawValue) != nil else { return }
         session.resetStream(stream, code: .cancel)
         scheduleFlush()
     }
@@ -261,13 +267,12 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     /// The connection broke: every exchange on it hears why (each counts the failure once).
     private func fail(_ failure: UpstreamFailure, beforeConnect: Bool) {
         if beforeConnect { worker.connectFailed(pool) }
-        let affectedStreams = streams
+        let affectedStreams = streams.removeAll()
         let affectedWaiting = waiting
-        streams.removeAll()
         waiting.removeAll()
         close()
         for exchange in affectedWaiting { exchange.upstreamConnectFailed(failure) }
-        for (_, exchange) in affectedStreams { exchange.upstreamConnectionFailed(failure) }
+        for exchange in affectedStreams { exchange.upstreamConnectionFailed(failure) }
     }
 
     func close() {
@@ -284,9 +289,8 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         waiting.removeAll()
         for exchange in orphans { exchange.upstreamConnectFailed(.connectError) }
         // Streams the session never reported closed end here, not at their response timeout.
-        let unfinished = streams
-        streams.removeAll()
-        for (_, exchange) in unfinished { exchange.upstreamConnectionFailed(.closedEarly) }
+        let unfinished = streams.removeAll()
+        for exchange in unfinished { exchange.upstreamConnectionFailed(.closedEarly) }
     }
 
     // MARK: HTTP2SessionDelegate
@@ -308,7 +312,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     func http2Session(_ session: HTTP2Session, streamDidClose stream: HTTP2StreamID,
                       reason: HTTP2StreamCloseReason) {
-        guard let exchange = streams.removeValue(forKey: stream.rawValue) else { return }
+        guard let exchange = streams.removeValue(for: stream.rawValue) else { return }
         if streams.isEmpty {
             idleSince = worker.loop.now
             if retired {

@@ -37,7 +37,10 @@ struct StreamState {
     var headersSubmitted = false
     /// The caller ended its side (last `submitData` with `endStream`, or trailers).
     var endRequested = false
-    /// Trailers to send once the buffered data is out.
+    /// The request (client) or response (server) head submitted to nghttp2, and the trailers
+    /// (sent once the buffered data is out). nghttp2 reads their bytes when it serialises the
+    /// frames (NGHTTP2_NV_FLAG_NO_COPY_*), so they are kept until the stream closes.
+    var head: OwnedHeaderBlock?
     var trailers: OwnedHeaderBlock?
     var provider = ProviderState.none
     /// `submitData` answered `.partial`: tell the delegate when the buffer has drained to half.

@@ -169,9 +169,7 @@ final class StreamExchange: EventHandler {
         snapshotVersion = snapshot.version
 
         // Own a copy of the head (it lives in nghttp2's memory only during this call).
-        for field in fields {
-            requestHeaders.append(name: field.name, value: field.value)
-        }
+        requestHeaders.append(contentsOf: fields)
         scanRequestHead()
 
         guard let service = snapshot.table.service(forHost: authority) else {
@@ -189,25 +187,27 @@ final class StreamExchange: EventHandler {
     }
 
     /// Picks out of `requestHeaders` what routing and translation need: the pseudo-headers, gRPC,
-    /// its deadline, the body length.
+    /// its deadline, the body length. The names are lower case (nghttp2 rejects any other in an
+    /// HTTP/2 request, and the HTTP/1.1 translation lower-cases them), so they are compared
+    /// exactly, a word at a time.
     private func scanRequestHead() {
         var host = UnsafeRawBufferPointer(start: nil, count: 0)
         var grpcTimeout: Int64?
         for field in requestHeaders.fields {
             switch field.name.count {
-            case 4 where ASCII.equalsCaseInsensitive(field.name, lowercased: "host"):
+            case 4 where ASCII.equalsExactly(field.name, "host"):
                 host = field.value
-            case 5 where field.name.first == UInt8(ascii: ":") && ASCII.equalsCaseInsensitive(field.name, lowercased: ":path"):
+            case 5 where ASCII.equalsExactly(field.name, ":path"):
                 path = field.value
-            case 7 where ASCII.equalsCaseInsensitive(field.name, lowercased: ":method"):
+            case 7 where ASCII.equalsExactly(field.name, ":method"):
                 method = field.value
-            case 10 where ASCII.equalsCaseInsensitive(field.name, lowercased: ":authority"):
+            case 10 where ASCII.equalsExactly(field.name, ":authority"):
                 authority = field.value
-            case 12 where ASCII.equalsCaseInsensitive(field.name, lowercased: "content-type"):
+            case 12 where ASCII.equalsExactly(field.name, "content-type"):
                 isGRPC = GRPC.isGRPCContentType(field.value)
-            case 12 where ASCII.equalsCaseInsensitive(field.name, lowercased: "grpc-timeout"):
+            case 12 where ASCII.equalsExactly(field.name, "grpc-timeout"):
                 grpcTimeout = GRPC.parseTimeoutMilliseconds(field.value)
-            case 14 where ASCII.equalsCaseInsensitive(field.name, lowercased: "content-length"):
+            case 14 where ASCII.equalsExactly(field.name, "content-length"):
                 contentLength = parseDecimal(field.value)
             default:
                 break
@@ -410,7 +410,15 @@ final class StreamExchange: EventHandler {
     }
 
     func upstreamTrailers(_ fields: UnsafeBufferPointer<HeaderField>) {
-        for field in fields { responseTrailerBlock.append(name: field.name, value: field.value) }
+        if pendingResponse.isEmpty, let downstream, downstreamOpen, !responseEnded {
+            // Nothing waits ahead of them (the usual case): straight to the client's stream,
+            // whose session copies them, without a copy of our own first.
+            downstream.sendTrailers(downstreamStream, headers: fields)
+            responseEnded = true
+            responseComplete()
+            return
+        }
+        responseTrailerBlock.append(contentsOf: fields)
         pendingTrailers = true
         flushResponse()
     }

@@ -83,7 +83,7 @@ extension HTTP2Session {
             || streams[slot].headerFieldCount > settings.maxHeaderFieldCount {
             return rejectHeaderBlock(slot: slot, id: id)
         }
-        collector.append(name: name, value: value)
+        collector.append(name: name, value: value, nameBytes: nameBytes, valueBytes: valueBytes)
         return 0
     }
 

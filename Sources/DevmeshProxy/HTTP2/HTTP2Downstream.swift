@@ -9,6 +9,9 @@ import DevmeshIO
 /// frames that several exchanges add in one turn leave together.
 final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConnection, TurnFlushedSession {
     unowned(unsafe) let worker: Worker
+    /// The worker's loop as a strong constant of our own: through the `unowned(unsafe)` worker,
+    /// each use (a flush scheduled per frame submitted, the clock) cost a retain/release pair.
+    let loop: EventLoop
     let fd: Int32
     let slot: Slot
     var registryIndex = -1
@@ -41,6 +44,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     init(worker: Worker, fd: Int32, slot: Slot, initialBytes: IOBuffer?) {
         self.worker = worker
+        loop = worker.loop
         self.fd = fd
         self.slot = slot
         self.initialBytes = initialBytes
@@ -48,7 +52,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
         transport.canRead = true
         transport.canWrite = true
-        lastActivity = worker.loop.now
+        lastActivity = loop.now
         exchanges = HTTP2StreamMap(expected: worker.http2Settings.maxConcurrentStreams)
         session.delegate = self
     }
@@ -62,8 +66,8 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         worker.stats.http2Connections &+= 1
         if let bytes = initialBytes {
             initialBytes = nil
-            lastActivity = worker.loop.now
-            if transport.feed(bytes.validBytes, to: session, now: worker.loop.now) == .protocolError {
+            lastActivity = loop.now
+            if transport.feed(bytes.validBytes, to: session, now: loop.now) == .protocolError {
                 countFailure()
             }
             worker.buffers.give(bytes)
@@ -92,7 +96,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     }
 
     func handleTimer() {
-        let now = worker.loop.now
+        let now = loop.now
         if lingering {
             if now >= closeAt { close() } else { armTimer() }
             return
@@ -116,14 +120,14 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         let deadline = lingering ? closeAt
             : draining ? drainStartedAt + Self.goAwayPingWaitMilliseconds
             : lastActivity + worker.timeouts.downstreamIdle.value
-        if let armed = worker.loop.timerDeadline(slot), armed <= deadline { return }
-        worker.loop.setTimer(slot, deadline: deadline)
+        if let armed = loop.timerDeadline(slot), armed <= deadline { return }
+        loop.setTimer(slot, deadline: deadline)
     }
 
     /// Reads what the socket has, feeds the session, writes what it produced.
     private func drive() {
         guard !closed else { return }
-        let now = worker.loop.now
+        let now = loop.now
         switch transport.read(into: session, now: now, willReceive: { _ in lastActivity = now }) {
         case .idle: break
         case .protocolError: countFailure() // the GOAWAY goes out below, then the linger
@@ -142,7 +146,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     func scheduleFlush() {
         guard !flushScheduled, !closed else { return }
         flushScheduled = true
-        worker.loop.resumeLater(slot)
+        loop.resumeLater(slot)
     }
 
     /// Writes pending output, then whatever the session produces, until the kernel stops taking it.
@@ -168,7 +172,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     /// `goAwayLingerMilliseconds`.
     private func lingerAfterGoAway() {
         lingering = true
-        closeAt = worker.loop.now + Self.goAwayLingerMilliseconds
+        closeAt = loop.now + Self.goAwayLingerMilliseconds
         Syscall.shutdownWrite(fd)
         forgetAllExchanges()
         armTimer()
@@ -177,7 +181,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     func drain() {
         guard !draining else { return }
         draining = true
-        drainStartedAt = worker.loop.now
+        drainStartedAt = loop.now
         session.goAway(.noError, graceful: true)
         flush()
         finishIfDone()
@@ -194,7 +198,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
             worker.buffers.give(initialBytes)
             self.initialBytes = nil
         }
-        worker.loop.deregister(slot)
+        loop.deregister(slot)
         Syscall.close(fd)
         session.delegate = nil
         worker.sessionClosed(self)

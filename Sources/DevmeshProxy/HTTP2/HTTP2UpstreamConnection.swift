@@ -11,6 +11,9 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     enum State { case connecting, ready, closed }
 
     unowned(unsafe) let worker: Worker
+    /// The worker's loop as a strong constant of our own: through the `unowned(unsafe)` worker,
+    /// each use (a flush scheduled per frame submitted, the clock) cost a retain/release pair.
+    let loop: EventLoop
     let pool: UpstreamPool
     let fd: Int32
     private(set) var slot: Slot = .invalid
@@ -35,11 +38,12 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     private init(worker: Worker, pool: UpstreamPool, fd: Int32) {
         self.worker = worker
+        loop = worker.loop
         self.pool = pool
         self.fd = fd
         session = HTTP2Session(role: .client, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
         transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
-        idleSince = worker.loop.now
+        idleSince = loop.now
         streams = HTTP2StreamMap(expected: worker.http2Settings.maxConcurrentStreams)
         session.delegate = self
     }
@@ -184,7 +188,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         transport.note(events)
         if state == .connecting {
             guard events & (EventLoop.Events.writable | EventLoop.Events.error | EventLoop.Events.hangUp) != 0 else { return }
-            worker.loop.cancelTimer(slot)
+            loop.cancelTimer(slot)
             if let error = Syscall.socketError(fd) {
                 fail(error == Errno.connectionRefused ? .connectRefused : .connectError, beforeConnect: true)
                 return
@@ -199,12 +203,12 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         case .connecting:
             fail(.connectTimeout, beforeConnect: true)
         case .ready:
-            if streams.isEmpty && (retired || worker.loop.now - idleSince >= worker.timeouts.upstreamIdle.value) {
+            if streams.isEmpty && (retired || loop.now - idleSince >= worker.timeouts.upstreamIdle.value) {
                 session.goAway(.noError, graceful: false)
                 flush()
                 close()
             } else if streams.isEmpty {
-                worker.loop.setTimer(slot, deadline: idleSince + worker.timeouts.upstreamIdle.value)
+                loop.setTimer(slot, deadline: idleSince + worker.timeouts.upstreamIdle.value)
             }
         case .closed:
             break
@@ -222,7 +226,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     private func drive() {
         guard state == .ready else { return }
-        let outcome = transport.read(into: session, now: worker.loop.now, willReceive: { bytes in
+        let outcome = transport.read(into: session, now: loop.now, willReceive: { bytes in
             if !peerSettingsKnown { notePeerPreface(bytes) }
         })
         switch outcome {
@@ -244,7 +248,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     func scheduleFlush() {
         guard !flushScheduled, state == .ready else { return }
         flushScheduled = true
-        worker.loop.resumeLater(slot)
+        loop.resumeLater(slot)
     }
 
     private func flush() {
@@ -280,7 +284,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         state = .closed
         transport.release()
         pool.http2Connections.removeAll { $0 === self }
-        worker.loop.deregister(slot)
+        loop.deregister(slot)
         Syscall.close(fd)
         pool.connectionClosed()
         worker.stats.upstreamOpen -= 1
@@ -314,12 +318,12 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
                       reason: HTTP2StreamCloseReason) {
         guard let exchange = streams.removeValue(for: stream.rawValue) else { return }
         if streams.isEmpty {
-            idleSince = worker.loop.now
+            idleSince = loop.now
             if retired {
                 session.goAway(.noError, graceful: false)
                 scheduleFlush()
             }
-            worker.loop.setTimer(slot, deadline: idleSince + (retired ? 0 : worker.timeouts.upstreamIdle.value))
+            loop.setTimer(slot, deadline: idleSince + (retired ? 0 : worker.timeouts.upstreamIdle.value))
         }
         exchange.upstreamStreamClosed(reason)
     }

@@ -95,10 +95,11 @@ public final class HeaderBlock {
         }
     }
 
+    @inline(__always)
     private func copy(_ source: UnsafeRawBufferPointer) {
         guard source.count > 0, let base = source.baseAddress else { return }
         // SAFETY: reserve() made room for these bytes.
-        (bytes + byteCount).copyMemory(from: base, byteCount: source.count)
+        ShortCopy.copy(from: base, to: bytes + byteCount, count: source.count)
         byteCount += source.count
     }
 

@@ -55,13 +55,13 @@ struct OwnedHeaderBlock {
             // SAFETY: the block has name.count + value.count bytes per kept field after the
             // array, plus the lower-casing slack; `cursor` advances by exactly that much per field.
             if let source = field.name.baseAddress {
-                UnsafeMutableRawPointer(name).copyMemory(from: source, byteCount: field.name.count)
+                ShortCopy.copy(from: source, to: name, count: field.name.count)
                 lowercaseInPlace(name, count: field.name.count)
             }
             cursor += field.name.count
             let value = cursor
             if let source = field.value.baseAddress {
-                UnsafeMutableRawPointer(value).copyMemory(from: source, byteCount: field.value.count)
+                ShortCopy.copy(from: source, to: value, count: field.value.count)
             }
             cursor += field.value.count
             (table + index).initialize(to: nghttp2_nv(

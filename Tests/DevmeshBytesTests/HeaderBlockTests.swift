@@ -86,3 +86,23 @@ final class ASCIIComparisonTests: XCTestCase {
         }
     }
 }
+
+final class ShortCopyTests: XCTestCase {
+    /// Every length through each of the copy's cases and past them: the bytes arrive, and the
+    /// bytes just outside the target are untouched (the overlapping word moves stay in bounds).
+    func testCopiesEveryLengthExactlyWithinBounds() {
+        for count in 0...40 {
+            let source = (0..<count).map { UInt8(truncatingIfNeeded: 0x41 + $0 * 7) }
+            var target = [UInt8](repeating: 0xEE, count: count + 16)
+            source.withUnsafeBytes { from in
+                target.withUnsafeMutableBytes { to in
+                    ShortCopy.copy(from: from.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!,
+                                   to: to.baseAddress! + 8, count: count)
+                }
+            }
+            XCTAssertEqual(Array(target[8..<8 + count]), source, "length \(count)")
+            XCTAssertEqual(Array(target[0..<8]) + Array(target[(8 + count)...]), [UInt8](repeating: 0xEE, count: 16),
+                           "nothing written outside, length \(count)")
+        }
+    }
+}

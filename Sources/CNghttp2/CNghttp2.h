@@ -26,7 +26,7 @@
 //   doing I/O (the *2 variants do not exist in 1.52).
 // - nghttp2_session_set_user_data: the Swift session callbacks find (set once it exists).
 // - nghttp2_submit_settings, _response, _request, _trailer, _rst_stream, _goaway,
-//   _shutdown_notice, _ping; nghttp2_session_set_local_window_size,
+//   _shutdown_notice, _ping (header lists with NGHTTP2_NV_FLAG_NO_COPY_NAME/_VALUE, below); nghttp2_session_set_local_window_size,
 //   nghttp2_session_terminate_session (GOAWAY with an error, then close): the actions.
 // - nghttp2_session_resume_data: restart a DATA provider that returned NGHTTP2_ERR_DEFERRED.
 // - nghttp2_session_consume: open receive windows as the other side takes the bytes.
@@ -70,6 +70,11 @@ static const uint8_t CNghttp2_FLAG_PADDED = NGHTTP2_FLAG_PADDED;
 // Header categories (nghttp2_headers_category) of a received HEADERS frame.
 static const int CNghttp2_HCAT_REQUEST = NGHTTP2_HCAT_REQUEST;
 static const int CNghttp2_HCAT_RESPONSE = NGHTTP2_HCAT_RESPONSE;
+
+// Header field flags (nghttp2_nv_flag): names and values live in the session's own header
+// blocks until the frame is out, so nghttp2 neither copies nor lower-cases them.
+static const uint8_t CNghttp2_NV_FLAG_NO_COPY_NAME = NGHTTP2_NV_FLAG_NO_COPY_NAME;
+static const uint8_t CNghttp2_NV_FLAG_NO_COPY_VALUE = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
 
 // DATA provider flags (nghttp2_data_flag).
 static const uint32_t CNghttp2_DATA_FLAG_EOF = NGHTTP2_DATA_FLAG_EOF;

@@ -15,26 +15,31 @@ extension HTTP2Session {
               !streams[slot].answeredLocally else { return false }
         streams[slot].headersSubmitted = true
         streams[slot].endRequested = endStream
+        setHead(slot: slot, OwnedHeaderBlock(copying: headers, allocator: chunks.allocator))
         if isDispatching {
-            deferred.append(.response(stream: stream.rawValue, slot: slot,
-                                      block: deferredHeaders.copy(headers), endStream: endStream))
+            deferred.append(.response(stream: stream.rawValue, slot: slot, endStream: endStream))
             return true
         }
-        let result = outboundHeaders.withEntries(for: headers) { entries, count in
-            submitResponseNow(stream.rawValue, slot: slot, entries: entries, count: count, endStream: endStream)
-        }
-        return result
+        return submitResponseNow(stream.rawValue, slot: slot, endStream: endStream)
     }
 
-    func submitResponseNow(_ id: Int32, slot: Int, entries: UnsafePointer<nghttp2_nv>, count: Int,
-                           endStream: Bool) -> Bool {
+    /// Submits the head block of `slot` as the response of stream `id`.
+    func submitResponseNow(_ id: Int32, slot: Int, endStream: Bool) -> Bool {
         assert(!isDispatching, "nghttp2 re-entered from a callback")
+        guard let head = streams[slot].head else { return false }
         var provider = NghttpCallbacks.dataProvider(slot: slot)
         let result = endStream
-            ? nghttp2_submit_response(nghttp, id, entries, count, nil)
-            : nghttp2_submit_response(nghttp, id, entries, count, &provider)
+            ? nghttp2_submit_response(nghttp, id, head.entries, head.count, nil)
+            : nghttp2_submit_response(nghttp, id, head.entries, head.count, &provider)
         if result == 0 && !endStream { streams[slot].provider = .active }
         return result == 0
+    }
+
+    /// Gives `slot` its head block (releasing one it had: only the session's own 431 answer can
+    /// replace a head).
+    private func setHead(slot: Int, _ block: OwnedHeaderBlock) {
+        streams[slot].head?.release(to: chunks.allocator)
+        streams[slot].head = block
     }
 
     /// Client role: opens a stream with this request head. Without `endStream`, the body follows
@@ -45,17 +50,18 @@ extension HTTP2Session {
         assert(!isDispatching, "submitRequest called from inside a delegate callback")
         guard !isDispatching, availableStreamSlots > 0 else { return nil }
         let slot = streams.allocate(id: 0)
+        let head = OwnedHeaderBlock(copying: headers, allocator: chunks.allocator)
         var provider = NghttpCallbacks.dataProvider(slot: slot)
-        let id = outboundHeaders.withEntries(for: headers) { entries, count in
-            endStream
-                ? nghttp2_submit_request(nghttp, nil, entries, count, nil, nil)
-                : nghttp2_submit_request(nghttp, nil, entries, count, &provider, nil)
-        }
+        let id = endStream
+            ? nghttp2_submit_request(nghttp, nil, head.entries, head.count, nil, nil)
+            : nghttp2_submit_request(nghttp, nil, head.entries, head.count, &provider, nil)
         guard id > 0 else {
+            head.release(to: chunks.allocator)
             streams.release(slot)
             return nil
         }
         streams.assign(id: id, to: slot)
+        streams[slot].head = head
         streams[slot].announced = true
         streams[slot].headersSubmitted = true
         streams[slot].endRequested = endStream
@@ -90,7 +96,7 @@ extension HTTP2Session {
     public func submitTrailers(_ stream: HTTP2StreamID, headers: UnsafeBufferPointer<HeaderField>) -> Bool {
         guard failure == nil, let slot = slot(of: stream.rawValue), streams[slot].headersSubmitted,
               !streams[slot].endRequested else { return false }
-        streams[slot].trailers = headerBlocks.copy(headers)
+        streams[slot].trailers = OwnedHeaderBlock(copying: headers, allocator: chunks.allocator)
         streams[slot].endRequested = true
         resumeProvider(slot: slot)
         return true
@@ -211,14 +217,13 @@ extension HTTP2Session {
         assert(!isDispatching, "nghttp2 re-entered from a callback")
         for action in deferred { apply(action) }
         deferred.removeAll(keepingCapacity: true)
-        deferredHeaders.reset()
     }
 
     private func apply(_ action: DeferredAction) {
         switch action {
-        case let .response(id, slot, block, endStream):
+        case let .response(id, slot, endStream):
             guard failure == nil, streams[slot].id == id else { return }
-            _ = submitResponseNow(id, slot: slot, entries: block.entries, count: block.count, endStream: endStream)
+            _ = submitResponseNow(id, slot: slot, endStream: endStream)
         case let .answerHeadersTooLarge(id, slot):
             guard failure == nil, streams[slot].id == id else { return }
             answerHeadersTooLarge(id, slot: slot)
@@ -246,16 +251,16 @@ extension HTTP2Session {
         withUnsafeTemporaryAllocation(of: HeaderField.self, capacity: 2) { fields in
             fields[0] = HeaderField(name: bytes(status), value: bytes(code))
             fields[1] = HeaderField(name: bytes(length), value: bytes(zero))
-            outboundHeaders.withEntries(for: UnsafeBufferPointer(fields)) { entries, count in
-                _ = submitResponseNow(id, slot: slot, entries: entries, count: count, endStream: true)
-            }
+            setHead(slot: slot, OwnedHeaderBlock(copying: UnsafeBufferPointer(fields), allocator: chunks.allocator))
         }
+        _ = submitResponseNow(id, slot: slot, endStream: true)
     }
 }
 
 /// An action requested while nghttp2 was running, applied once it has returned.
 enum DeferredAction {
-    case response(stream: Int32, slot: Int, block: OwnedHeaderBlock, endStream: Bool)
+    /// The response head waits in the slot's `head` block.
+    case response(stream: Int32, slot: Int, endStream: Bool)
     case answerHeadersTooLarge(stream: Int32, slot: Int)
     case resumeData(stream: Int32)
     case reset(stream: Int32, code: UInt32)

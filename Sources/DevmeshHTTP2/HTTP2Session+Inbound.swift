@@ -83,7 +83,7 @@ extension HTTP2Session {
             || streams[slot].headerFieldCount > settings.maxHeaderFieldCount {
             return rejectHeaderBlock(slot: slot, id: id)
         }
-        collector.append(name: name, value: value)
+        collector.append(name: name, value: value, nameBytes: nameBytes, valueBytes: valueBytes)
         return 0
     }
 
@@ -203,7 +203,9 @@ extension HTTP2Session {
             deferred.append(.consume(stream: id, bytes: state.unconsumedBytes))
         }
         if let chunk = state.send.base { chunks.give(chunk) }
-        if let trailers = state.trailers { headerBlocks.give(trailers) }
+        // nghttp2 has sent or dropped this stream's HEADERS: their bytes may go.
+        state.head?.release(to: chunks.allocator)
+        state.trailers?.release(to: chunks.allocator)
         if collector.slot == slot { collector.releaseAll() }
         streams.release(slot)
         if state.announced && !state.answeredLocally {

@@ -43,15 +43,14 @@ extension HTTP2Session {
 
     /// The last DATA frame of the body: END_STREAM, or, when trailers wait, no END_STREAM and the
     /// trailers submitted right behind it (nghttp2 documents `nghttp2_submit_trailer` as allowed
-    /// from inside the DATA provider).
+    /// from inside the DATA provider). The trailer block stays with the stream until it closes:
+    /// nghttp2 reads it when it serialises the frame.
     private func finishBody(slot: Int, streamID: Int32, flags: UnsafeMutablePointer<UInt32>) {
         flags.pointee |= CNghttp2_DATA_FLAG_EOF
         streams[slot].provider = .none
         guard let trailers = streams[slot].trailers else { return }
         flags.pointee |= CNghttp2_DATA_FLAG_NO_END_STREAM
         _ = nghttp2_submit_trailer(nghttp, streamID, trailers.entries, trailers.count)
-        headerBlocks.give(trailers)
-        streams[slot].trailers = nil
     }
 
     /// Writes one DATA frame (nghttp2's 9-byte header, then `length` body bytes) into the output

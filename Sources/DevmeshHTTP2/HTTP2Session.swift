@@ -58,9 +58,6 @@ public final class HTTP2Session {
     let nghttp: OpaquePointer
     var streams: StreamTable
     var collector: HeaderBlockCollector
-    var outboundHeaders = OutboundHeaderScratch()
-    var headerBlocks = HeaderBlockPool()
-    var deferredHeaders = DeferredHeaderArena()
     /// Where stream send buffers come from (shared by a worker's sessions, or this session's own).
     let chunks: HTTP2BufferPool
 
@@ -121,15 +118,14 @@ public final class HTTP2Session {
         collector.deallocate()
         nghttp2_session_set_user_data(nghttp, nil)
         nghttp2_session_del(nghttp)
+        // nghttp2 is gone, and with it every reference into the streams' header blocks.
         let pool = chunks
         streams.forEachInUse { state in
             if let chunk = state.send.base { pool.give(chunk) }
-            state.trailers?.storage.deallocate()
+            state.head?.release(to: pool.allocator)
+            state.trailers?.release(to: pool.allocator)
         }
-        deferredHeaders.deallocate()
         streams.deallocate()
-        headerBlocks.releaseAll()
-        outboundHeaders.deallocate()
     }
 
     // MARK: State
@@ -205,7 +201,6 @@ public final class HTTP2Session {
         pendingTrip = nil
         if failure == nil { failure = error }
         deferred.removeAll(keepingCapacity: true)
-        deferredHeaders.reset()
         localTermination = true
         _ = nghttp2_session_terminate_session(nghttp, error.code.rawValue)
         return .failed(failure ?? error)

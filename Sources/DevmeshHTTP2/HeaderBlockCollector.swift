@@ -31,14 +31,17 @@ struct HeaderBlockCollector {
         buffers.deallocate()
     }
 
-    /// Keeps `name` and `value` alive and records the field.
-    mutating func append(name: OpaquePointer, value: OpaquePointer) {
+    /// Keeps `name` and `value` alive and records the field; `nameBytes` and `valueBytes` are
+    /// their contents (`nghttp2_rcbuf_get_buf`, which the caller already asked for).
+    mutating func append(name: OpaquePointer, value: OpaquePointer, nameBytes: nghttp2_vec, valueBytes: nghttp2_vec) {
         if count == capacity { grow() }
         nghttp2_rcbuf_incref(name)
         nghttp2_rcbuf_incref(value)
         buffers[2 * count] = name
         buffers[2 * count + 1] = value
-        (fields + count).initialize(to: HeaderField(name: bytes(of: name), value: bytes(of: value)))
+        // SAFETY: nghttp2 guarantees `len` readable bytes at `base` while a reference is held.
+        (fields + count).initialize(to: HeaderField(name: UnsafeRawBufferPointer(start: nameBytes.base, count: nameBytes.len),
+                                                    value: UnsafeRawBufferPointer(start: valueBytes.base, count: valueBytes.len)))
         count += 1
     }
 
@@ -78,11 +81,4 @@ struct HeaderBlockCollector {
         buffers = newBuffers
         capacity = newCapacity
     }
-}
-
-@inline(__always)
-private func bytes(of buffer: OpaquePointer) -> UnsafeRawBufferPointer {
-    let vector = nghttp2_rcbuf_get_buf(buffer)
-    // SAFETY: nghttp2 guarantees `len` readable bytes at `base` while a reference is held.
-    return UnsafeRawBufferPointer(start: vector.base, count: vector.len)
 }

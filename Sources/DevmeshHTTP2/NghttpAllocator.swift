@@ -54,6 +54,8 @@ final class NghttpAllocator {
                 withAllocator(userData) { $0.allocate(size) }
             },
             free: { pointer, userData in
+                // nghttp2 frees NULL about ten times per exchange: answered before any lookup.
+                guard let pointer else { return }
                 withAllocator(userData) { $0.release(pointer) }
             },
             calloc: { count, size, userData in
@@ -67,6 +69,7 @@ final class NghttpAllocator {
             })
     }
 
+    @inline(__always)
     func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
         let sizeClass = NghttpAllocator.sizeClass(for: size)
         if sizeClass < NghttpAllocator.classCount, let block = heads[sizeClass] {
@@ -85,6 +88,7 @@ final class NghttpAllocator {
         return block + NghttpAllocator.headerBytes
     }
 
+    @inline(__always)
     func release(_ pointer: UnsafeMutableRawPointer?) {
         guard let pointer else { return }
         let block = pointer - NghttpAllocator.headerBytes

@@ -25,6 +25,10 @@ enum NghttpCallbacks {
         nghttp2_option_set_max_continuations(option, 9 * (settings.maxContinuationFrames + 1))
         nghttp2_option_set_max_send_header_block_length(option, settings.maxSendHeaderBlockBytes)
         nghttp2_option_set_peer_max_concurrent_streams(option, UInt32(min(settings.maxConcurrentStreams, 100)))
+        // A server session otherwise keeps every closed stream in a list for RFC 7540's priority
+        // tree (which RFC 9113 §5.3.2 deprecates and the proxy never uses for scheduling), and
+        // trims that list on every new stream.
+        nghttp2_option_set_no_closed_streams(option, 1)
         // no_http_messaging stays off: nghttp2 enforces the RFC 9113 §8 message rules.
 
         var callbacks: OpaquePointer?

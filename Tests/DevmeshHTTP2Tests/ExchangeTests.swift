@@ -102,6 +102,45 @@ final class ExchangeTests: XCTestCase {
         XCTAssertTrue(pair.serverEvents.headers(of: stream, kind: .request)?.contains(Field("te", "trailers")) ?? false)
     }
 
+    /// Header lists given in HTTP/1.1 shape reach the peer as RFC 9113 wants them, on every kind
+    /// of block (request, response, trailers): names lower-cased whatever their length (the copy
+    /// lower-cases a word at a time), values untouched, connection-specific fields dropped.
+    func testOutboundHeadersAreLowercasedAndConnectionFieldsDropped() {
+        // (field as given, field as the peer must see it; nil: dropped)
+        let table: [(Field, Field?)] = [
+            (Field("X", "V"), Field("x", "V")),
+            (Field("Ab", "Mixed Case Value"), Field("ab", "Mixed Case Value")),
+            (Field("X-Seven", "7"), Field("x-seven", "7")),
+            (Field("X-EIGHT8", "8"), Field("x-eight8", "8")),
+            (Field("X-Nine-AZ", "9"), Field("x-nine-az", "9")),
+            (Field("X-Custom-Header-Name-ABCXYZ", ""), Field("x-custom-header-name-abcxyz", "")),
+            (Field("x-edge-^_`|~", "edge bytes"), Field("x-edge-^_`|~", "edge bytes")),
+            (Field("Baggage", "sd-routing-key=K1"), Field("baggage", "sd-routing-key=K1")),
+            (Field("Connection", "close"), nil),
+            (Field("Keep-Alive", "timeout=5"), nil),
+            (Field("Proxy-Connection", "keep-alive"), nil),
+            (Field("Transfer-Encoding", "chunked"), nil),
+            (Field("Upgrade", "h2c"), nil),
+            (Field("TE", "gzip"), nil),
+            (Field("TE", "Trailers"), Field("te", "Trailers")),
+        ]
+        let given = table.map(\.0)
+        let expected = table.compactMap(\.1)
+        let pair = SessionPair(outputSize: 1024, splitSize: 7)
+        pair.serverEvents.onHeaders = { session, stream, kind, _, _ in
+            guard kind == .request else { return }
+            session.respond(stream, [Field(":status", "200")] + given, endStream: false)
+            _ = session.send(stream, [1, 2, 3], endStream: false)
+            session.trailers(stream, given)
+        }
+        let stream = pair.request(getRequest("/", extra: given), endStream: true)
+        pair.pump()
+        XCTAssertEqual(pair.serverEvents.headers(of: stream, kind: .request), getRequest("/", extra: expected))
+        XCTAssertEqual(pair.clientEvents.headers(of: stream, kind: .response), [Field(":status", "200")] + expected)
+        XCTAssertEqual(pair.clientEvents.headers(of: stream, kind: .trailers), expected)
+        XCTAssertEqual(pair.clientEvents.closeReason(of: stream), .finished)
+    }
+
     /// A client classifies a 103 then a 200 (from a hand-written server) as informational, then
     /// final; nghttp2 alone reports both as plain HEADERS.
     func testInformationalResponseBeforeFinal() {

@@ -75,6 +75,14 @@ final class MalformedRequestTests: XCTestCase {
             ("even stream id from a client", RawFrame.requestHeaders(stream: 2), .protocolError),
             ("window increment over 2^31-1", RawFrame.frame(RawFrame.windowUpdate, RawFrame.be32(0x7fff_ffff)),
              .flowControlError),
+            // RFC 9113 §5.3.1: "A stream cannot depend on itself." (type 0x2 = PRIORITY; flag
+            // 0x20 = PRIORITY on HEADERS: a 4-byte dependency and a weight before the block).
+            ("PRIORITY depending on its own stream", RawFrame.frame(0x2, stream: 1, RawFrame.be32(1) + [16]),
+             .protocolError),
+            ("HEADERS depending on its own stream",
+             RawFrame.frame(RawFrame.headers, flags: RawFrame.endHeaders | RawFrame.endStream | 0x20, stream: 1,
+                            RawFrame.be32(1) + [16] + RawFrame.requestBlock()),
+             .protocolError),
         ]
         for (name, bytes, code) in cases {
             let raw = RawServer()

@@ -9,12 +9,16 @@ import DevmeshIO
 /// frames that several exchanges add in one turn leave together.
 final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConnection, TurnFlushedSession {
     unowned(unsafe) let worker: Worker
+    /// The worker's loop as a strong constant of our own: through the `unowned(unsafe)` worker,
+    /// each use (a flush scheduled per frame submitted, the clock) cost a retain/release pair.
+    let loop: EventLoop
     let fd: Int32
     let slot: Slot
     var registryIndex = -1
     let session: HTTP2Session
-    /// Open streams and their exchanges.
-    private var exchanges: [Int32: StreamExchange] = [:]
+    /// Open streams and their exchanges (an `HTTP2StreamMap`, not a `Dictionary`: hashing and
+    /// copy-on-write checks on every frame cost 2 % of a gRPC call).
+    private var exchanges: HTTP2StreamMap<StreamExchange>
     private let transport: HTTP2Transport
     private var closed = false
     private var draining = false
@@ -40,6 +44,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     init(worker: Worker, fd: Int32, slot: Slot, initialBytes: IOBuffer?) {
         self.worker = worker
+        loop = worker.loop
         self.fd = fd
         self.slot = slot
         self.initialBytes = initialBytes
@@ -47,9 +52,13 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
         transport.canRead = true
         transport.canWrite = true
-        lastActivity = worker.loop.now
+        lastActivity = loop.now
+        exchanges = HTTP2StreamMap(expected: worker.http2Settings.maxConcurrentStreams)
         session.delegate = self
-        exchanges.reserveCapacity(worker.http2Settings.maxConcurrentStreams)
+    }
+
+    deinit {
+        exchanges.deallocate()
     }
 
     /// Takes over the registration of an HTTP/1.1 session whose first bytes were the preface.
@@ -57,8 +66,8 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         worker.stats.http2Connections &+= 1
         if let bytes = initialBytes {
             initialBytes = nil
-            lastActivity = worker.loop.now
-            if transport.feed(bytes.validBytes, to: session, now: worker.loop.now) == .protocolError {
+            lastActivity = loop.now
+            if transport.feed(bytes.validBytes, to: session, now: loop.now) == .protocolError {
                 countFailure()
             }
             worker.buffers.give(bytes)
@@ -87,7 +96,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     }
 
     func handleTimer() {
-        let now = worker.loop.now
+        let now = loop.now
         if lingering {
             if now >= closeAt { close() } else { armTimer() }
             return
@@ -111,14 +120,14 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
         let deadline = lingering ? closeAt
             : draining ? drainStartedAt + Self.goAwayPingWaitMilliseconds
             : lastActivity + worker.timeouts.downstreamIdle.value
-        if let armed = worker.loop.timerDeadline(slot), armed <= deadline { return }
-        worker.loop.setTimer(slot, deadline: deadline)
+        if let armed = loop.timerDeadline(slot), armed <= deadline { return }
+        loop.setTimer(slot, deadline: deadline)
     }
 
     /// Reads what the socket has, feeds the session, writes what it produced.
     private func drive() {
         guard !closed else { return }
-        let now = worker.loop.now
+        let now = loop.now
         switch transport.read(into: session, now: now, willReceive: { _ in lastActivity = now }) {
         case .idle: break
         case .protocolError: countFailure() // the GOAWAY goes out below, then the linger
@@ -137,7 +146,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     func scheduleFlush() {
         guard !flushScheduled, !closed else { return }
         flushScheduled = true
-        worker.loop.resumeLater(slot)
+        loop.resumeLater(slot)
     }
 
     /// Writes pending output, then whatever the session produces, until the kernel stops taking it.
@@ -163,7 +172,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     /// `goAwayLingerMilliseconds`.
     private func lingerAfterGoAway() {
         lingering = true
-        closeAt = worker.loop.now + Self.goAwayLingerMilliseconds
+        closeAt = loop.now + Self.goAwayLingerMilliseconds
         Syscall.shutdownWrite(fd)
         forgetAllExchanges()
         armTimer()
@@ -172,7 +181,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
     func drain() {
         guard !draining else { return }
         draining = true
-        drainStartedAt = worker.loop.now
+        drainStartedAt = loop.now
         session.goAway(.noError, graceful: true)
         flush()
         finishIfDone()
@@ -189,7 +198,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
             worker.buffers.give(initialBytes)
             self.initialBytes = nil
         }
-        worker.loop.deregister(slot)
+        loop.deregister(slot)
         Syscall.close(fd)
         session.delegate = nil
         worker.sessionClosed(self)
@@ -209,16 +218,15 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     /// The exchange of `stream` is over on both sides.
     func exchangeFinished(_ stream: HTTP2StreamID) {
-        if exchanges.removeValue(forKey: stream.rawValue) != nil { worker.requestsInFlight -= 1 }
+        if exchanges.removeValue(for: stream.rawValue) != nil { worker.requestsInFlight -= 1 }
     }
 
     /// Every open stream's exchange hears that the client is gone. The table is emptied first:
     /// an exchange that finishes on the spot calls `exchangeFinished`, which must find nothing.
     private func forgetAllExchanges() {
-        let closing = exchanges
-        exchanges.removeAll()
+        let closing = exchanges.removeAll()
         worker.requestsInFlight -= closing.count
-        for (_, exchange) in closing { exchange.downstreamClosed() }
+        for exchange in closing { exchange.downstreamClosed() }
     }
 
     // MARK: HTTP2SessionDelegate
@@ -237,7 +245,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
             }
             worker.requestsInFlight += 1
             let exchange = worker.takeStreamExchange()
-            exchanges[stream.rawValue] = exchange
+            exchanges.insert(stream.rawValue, exchange)
             exchange.begin(downstream: self, stream: stream, fields: fields, endStream: endStream)
         case .trailers:
             exchanges[stream.rawValue]?.requestTrailers(fields)
@@ -253,7 +261,7 @@ final class HTTP2Downstream: EventHandler, HTTP2SessionDelegate, DownstreamConne
 
     func http2Session(_ session: HTTP2Session, streamDidClose stream: HTTP2StreamID,
                       reason: HTTP2StreamCloseReason) {
-        guard let exchange = exchanges.removeValue(forKey: stream.rawValue) else { return }
+        guard let exchange = exchanges.removeValue(for: stream.rawValue) else { return }
         worker.requestsInFlight -= 1
         exchange.downstreamStreamClosed(reason)
     }

@@ -11,12 +11,16 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     enum State { case connecting, ready, closed }
 
     unowned(unsafe) let worker: Worker
+    /// The worker's loop as a strong constant of our own: through the `unowned(unsafe)` worker,
+    /// each use (a flush scheduled per frame submitted, the clock) cost a retain/release pair.
+    let loop: EventLoop
     let pool: UpstreamPool
     let fd: Int32
     private(set) var slot: Slot = .invalid
     private(set) var state: State = .connecting
     let session: HTTP2Session
-    private var streams: [Int32: StreamExchange] = [:]
+    /// Open streams and their exchanges (see `HTTP2Downstream.exchanges` for why not a Dictionary).
+    private var streams: HTTP2StreamMap<StreamExchange>
     /// Exchanges that chose this connection while it was connecting.
     private var waiting: [StreamExchange] = []
     private let transport: HTTP2Transport
@@ -34,12 +38,18 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     private init(worker: Worker, pool: UpstreamPool, fd: Int32) {
         self.worker = worker
+        loop = worker.loop
         self.pool = pool
         self.fd = fd
         session = HTTP2Session(role: .client, settings: worker.http2Settings, bufferPool: worker.http2Buffers)
         transport = HTTP2Transport(fd: fd, buffers: worker.buffers)
-        idleSince = worker.loop.now
+        idleSince = loop.now
+        streams = HTTP2StreamMap(expected: worker.http2Settings.maxConcurrentStreams)
         session.delegate = self
+    }
+
+    deinit {
+        streams.deallocate()
     }
 
     /// Starts a connection for `pool`; the caller then `open`s its exchange on it.
@@ -138,7 +148,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
             exchange.upstreamStreamClosed(.refused)
             return
         }
-        streams[stream.rawValue] = exchange
+        streams.insert(stream.rawValue, exchange)
         exchange.upstreamStreamOpened(self, stream)
         scheduleFlush()
     }
@@ -155,7 +165,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     /// An exchange no longer wants its stream (the client went away): reset it.
     func cancel(_ stream: HTTP2StreamID) {
-        guard streams.removeValue(forKey: stream.rawValue) != nil else { return }
+        guard streams.removeValue(for: stream.rawValue) != nil else { return }
         session.resetStream(stream, code: .cancel)
         scheduleFlush()
     }
@@ -178,7 +188,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         transport.note(events)
         if state == .connecting {
             guard events & (EventLoop.Events.writable | EventLoop.Events.error | EventLoop.Events.hangUp) != 0 else { return }
-            worker.loop.cancelTimer(slot)
+            loop.cancelTimer(slot)
             if let error = Syscall.socketError(fd) {
                 fail(error == Errno.connectionRefused ? .connectRefused : .connectError, beforeConnect: true)
                 return
@@ -193,12 +203,12 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         case .connecting:
             fail(.connectTimeout, beforeConnect: true)
         case .ready:
-            if streams.isEmpty && (retired || worker.loop.now - idleSince >= worker.timeouts.upstreamIdle.value) {
+            if streams.isEmpty && (retired || loop.now - idleSince >= worker.timeouts.upstreamIdle.value) {
                 session.goAway(.noError, graceful: false)
                 flush()
                 close()
             } else if streams.isEmpty {
-                worker.loop.setTimer(slot, deadline: idleSince + worker.timeouts.upstreamIdle.value)
+                loop.setTimer(slot, deadline: idleSince + worker.timeouts.upstreamIdle.value)
             }
         case .closed:
             break
@@ -216,7 +226,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     private func drive() {
         guard state == .ready else { return }
-        let outcome = transport.read(into: session, now: worker.loop.now, willReceive: { bytes in
+        let outcome = transport.read(into: session, now: loop.now, willReceive: { bytes in
             if !peerSettingsKnown { notePeerPreface(bytes) }
         })
         switch outcome {
@@ -238,7 +248,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     func scheduleFlush() {
         guard !flushScheduled, state == .ready else { return }
         flushScheduled = true
-        worker.loop.resumeLater(slot)
+        loop.resumeLater(slot)
     }
 
     private func flush() {
@@ -261,13 +271,12 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
     /// The connection broke: every exchange on it hears why (each counts the failure once).
     private func fail(_ failure: UpstreamFailure, beforeConnect: Bool) {
         if beforeConnect { worker.connectFailed(pool) }
-        let affectedStreams = streams
+        let affectedStreams = streams.removeAll()
         let affectedWaiting = waiting
-        streams.removeAll()
         waiting.removeAll()
         close()
         for exchange in affectedWaiting { exchange.upstreamConnectFailed(failure) }
-        for (_, exchange) in affectedStreams { exchange.upstreamConnectionFailed(failure) }
+        for exchange in affectedStreams { exchange.upstreamConnectionFailed(failure) }
     }
 
     func close() {
@@ -275,7 +284,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         state = .closed
         transport.release()
         pool.http2Connections.removeAll { $0 === self }
-        worker.loop.deregister(slot)
+        loop.deregister(slot)
         Syscall.close(fd)
         pool.connectionClosed()
         worker.stats.upstreamOpen -= 1
@@ -284,9 +293,8 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         waiting.removeAll()
         for exchange in orphans { exchange.upstreamConnectFailed(.connectError) }
         // Streams the session never reported closed end here, not at their response timeout.
-        let unfinished = streams
-        streams.removeAll()
-        for (_, exchange) in unfinished { exchange.upstreamConnectionFailed(.closedEarly) }
+        let unfinished = streams.removeAll()
+        for exchange in unfinished { exchange.upstreamConnectionFailed(.closedEarly) }
     }
 
     // MARK: HTTP2SessionDelegate
@@ -308,14 +316,14 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
 
     func http2Session(_ session: HTTP2Session, streamDidClose stream: HTTP2StreamID,
                       reason: HTTP2StreamCloseReason) {
-        guard let exchange = streams.removeValue(forKey: stream.rawValue) else { return }
+        guard let exchange = streams.removeValue(for: stream.rawValue) else { return }
         if streams.isEmpty {
-            idleSince = worker.loop.now
+            idleSince = loop.now
             if retired {
                 session.goAway(.noError, graceful: false)
                 scheduleFlush()
             }
-            worker.loop.setTimer(slot, deadline: idleSince + (retired ? 0 : worker.timeouts.upstreamIdle.value))
+            loop.setTimer(slot, deadline: idleSince + (retired ? 0 : worker.timeouts.upstreamIdle.value))
         }
         exchange.upstreamStreamClosed(reason)
     }

@@ -89,14 +89,14 @@ extension StreamExchange: UpstreamOwner {
         } else {
             h1.framing = requestEndsWithHead ? .none : .chunked
         }
-        var out = worker.buffers.take()
+        var out = buffers.take()
         out.start = 0
         out.end = 0
         let room = UnsafeMutableRawBufferPointer(start: out.base, count: out.capacity)
         guard let count = HTTP1Encoder.writeRequestHead(method: method, target: path, authority: authority,
                                                         fields: requestHeaders.fields, framing: h1.framing,
                                                         into: room) else {
-            worker.buffers.give(out)
+            buffers.give(out)
             h1Abort()
             upstreamBroke(.malformedResponse)
             return
@@ -111,7 +111,7 @@ extension StreamExchange: UpstreamOwner {
 
     /// Takes request body bytes into the output buffer, framed; returns how many it took.
     func h1OfferRequestBytes(_ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
-        guard h1.headWritten, var out = h1.out ?? Optional(worker.buffers.take()) else { return 0 }
+        guard h1.headWritten, var out = h1.out ?? Optional(buffers.take()) else { return 0 }
         if h1.out == nil {
             out.start = 0
             out.end = 0
@@ -147,7 +147,7 @@ extension StreamExchange: UpstreamOwner {
     func h1FinishRequest() {
         guard h1.headWritten, !h1.requestDone else { return }
         if case .chunked = h1.framing {
-            var out = h1.out ?? worker.buffers.take()
+            var out = h1.out ?? buffers.take()
             if h1.out == nil {
                 out.start = 0
                 out.end = 0
@@ -182,7 +182,7 @@ extension StreamExchange: UpstreamOwner {
             out.start += sent
             if sent < out.count { connection.canWrite = false }
             if out.isEmpty {
-                worker.buffers.give(out)
+                buffers.give(out)
                 h1.out = nil
             } else {
                 h1.out = out
@@ -198,10 +198,10 @@ extension StreamExchange: UpstreamOwner {
         guard case .h1 = leg else { return }
         // Read only while the client's stream keeps up (one buffer of response in flight).
         while connection.canRead && pendingResponseIsEmpty && !h1.responseDone {
-            if connection.buffer == nil { connection.buffer = worker.buffers.take() }
+            if connection.buffer == nil { connection.buffer = buffers.take() }
             var source = connection.buffer!
             if source.isEmpty {
-                source.start = worker.buffers.headroom
+                source.start = buffers.headroom
                 source.end = source.start
             }
             guard source.freeSpace > 0 else {
@@ -339,7 +339,7 @@ extension StreamExchange: UpstreamOwner {
     }
 
     private func h1CollectTrailers(_ bytes: UnsafeRawBufferPointer) {
-        var collected = h1.trailerBytes ?? worker.buffers.take()
+        var collected = h1.trailerBytes ?? buffers.take()
         let take = min(bytes.count, collected.freeSpace)
         (collected.base + collected.end).copyMemory(from: bytes.baseAddress!, byteCount: take)
         collected.end += take
@@ -361,7 +361,7 @@ extension StreamExchange: UpstreamOwner {
         finishResponseBody()
         // The connection goes back to its pool if both messages ended cleanly.
         if let buffer = connection.buffer {
-            worker.buffers.give(buffer)
+            buffers.give(buffer)
             connection.buffer = nil
         }
         if h1.reusable && h1.requestDone && h1.out == nil && !connection.peerClosed {

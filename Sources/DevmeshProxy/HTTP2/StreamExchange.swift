@@ -32,6 +32,13 @@ final class StreamExchange: EventHandler {
     }
 
     unowned(unsafe) let worker: Worker
+    /// The worker's loop and buffer pool, held here as strong constants: reached through the
+    /// `unowned(unsafe)` worker, every use of one cost a retain/release pair (the compiler cannot
+    /// assume the worker alive across the call), about 20 pairs per gRPC call.
+    let loop: EventLoop
+    let buffers: BufferPool
+    /// The worker's routing-key scratch (a constant of the worker), for the same reason.
+    let candidates: RoutingKeyCandidates
     /// Between `begin` and the return to the pool. Guards against finishing twice (several paths
     /// may find both sides done).
     private var active = false
@@ -92,6 +99,9 @@ final class StreamExchange: EventHandler {
 
     init(worker: Worker) {
         self.worker = worker
+        loop = worker.loop
+        buffers = worker.buffers
+        candidates = worker.candidates
     }
 
     /// Returns the object to its initial state (for the worker's pool).
@@ -106,8 +116,8 @@ final class StreamExchange: EventHandler {
         upstreamRequestEnded = false
         hasRequestTrailers = false
         isGRPC = false
-        pendingRequest.removeAll(pool: worker.buffers)
-        pendingResponse.removeAll(pool: worker.buffers)
+        pendingRequest.removeAll(pool: buffers)
+        pendingResponse.removeAll(pool: buffers)
         contentLength = nil
         destination = -1
         isSandbox = false
@@ -140,7 +150,7 @@ final class StreamExchange: EventHandler {
         downstreamOpen = true
         requestEndsWithHead = endStream
         requestEnded = endStream
-        lastProgressAt = worker.loop.now
+        lastProgressAt = loop.now
         snapshotVersion = worker.snapshot.version
         self.destination = destination
         self.isSandbox = isSandbox
@@ -164,21 +174,18 @@ final class StreamExchange: EventHandler {
         downstreamOpen = true
         requestEndsWithHead = endStream
         requestEnded = endStream
-        lastProgressAt = worker.loop.now
+        lastProgressAt = loop.now
         let snapshot = worker.snapshot
         snapshotVersion = snapshot.version
 
         // Own a copy of the head (it lives in nghttp2's memory only during this call).
-        for field in fields {
-            requestHeaders.append(name: field.name, value: field.value)
-        }
+        requestHeaders.append(contentsOf: fields)
         scanRequestHead()
 
         guard let service = snapshot.table.service(forHost: authority) else {
             respondLocally(.noService, message: "no service for host \"\(authority.debugString.prefix(256))\"")
             return
         }
-        let candidates = worker.candidates
         snapshot.table.extractor.extract(from: requestHeaders.fields, into: candidates)
         let decision = snapshot.table.resolve(service: service, candidates: candidates)
         destination = decision.destination
@@ -189,37 +196,39 @@ final class StreamExchange: EventHandler {
     }
 
     /// Picks out of `requestHeaders` what routing and translation need: the pseudo-headers, gRPC,
-    /// its deadline, the body length.
+    /// its deadline, the body length. The names are lower case (nghttp2 rejects any other in an
+    /// HTTP/2 request, and the HTTP/1.1 translation lower-cases them), so they are compared
+    /// exactly, a word at a time.
     private func scanRequestHead() {
         var host = UnsafeRawBufferPointer(start: nil, count: 0)
         var grpcTimeout: Int64?
         for field in requestHeaders.fields {
             switch field.name.count {
-            case 4 where ASCII.equalsCaseInsensitive(field.name, lowercased: "host"):
+            case 4 where ASCII.equalsExactly(field.name, "host"):
                 host = field.value
-            case 5 where field.name.first == UInt8(ascii: ":") && ASCII.equalsCaseInsensitive(field.name, lowercased: ":path"):
+            case 5 where ASCII.equalsExactly(field.name, ":path"):
                 path = field.value
-            case 7 where ASCII.equalsCaseInsensitive(field.name, lowercased: ":method"):
+            case 7 where ASCII.equalsExactly(field.name, ":method"):
                 method = field.value
-            case 10 where ASCII.equalsCaseInsensitive(field.name, lowercased: ":authority"):
+            case 10 where ASCII.equalsExactly(field.name, ":authority"):
                 authority = field.value
-            case 12 where ASCII.equalsCaseInsensitive(field.name, lowercased: "content-type"):
+            case 12 where ASCII.equalsExactly(field.name, "content-type"):
                 isGRPC = GRPC.isGRPCContentType(field.value)
-            case 12 where ASCII.equalsCaseInsensitive(field.name, lowercased: "grpc-timeout"):
+            case 12 where ASCII.equalsExactly(field.name, "grpc-timeout"):
                 grpcTimeout = GRPC.parseTimeoutMilliseconds(field.value)
-            case 14 where ASCII.equalsCaseInsensitive(field.name, lowercased: "content-length"):
+            case 14 where ASCII.equalsExactly(field.name, "content-length"):
                 contentLength = parseDecimal(field.value)
             default:
                 break
             }
         }
         if authority.isEmpty { authority = host }
-        if let grpcTimeout { callDeadline = worker.loop.now + max(grpcTimeout, 1) }
+        if let grpcTimeout { callDeadline = loop.now + max(grpcTimeout, 1) }
     }
 
     func requestData(_ bytes: UnsafeRawBufferPointer, endStream: Bool) {
         if endStream { requestEnded = true }
-        lastProgressAt = worker.loop.now
+        lastProgressAt = loop.now
         // Bytes already queued go first; only an empty queue lets new bytes straight through.
         var taken = 0
         if pendingRequest.isEmpty, !bytes.isEmpty {
@@ -227,7 +236,7 @@ final class StreamExchange: EventHandler {
         }
         if taken < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[taken...])
-            let queued = pendingRequest.append(rest, pool: worker.buffers)
+            let queued = pendingRequest.append(rest, pool: buffers)
             if queued < rest.count {
                 // More than the receive window allows: the peer broke flow control.
                 downstream?.reset(downstreamStream, code: .flowControlError)
@@ -372,7 +381,7 @@ final class StreamExchange: EventHandler {
 
     func upstreamResponseHead(_ fields: UnsafeBufferPointer<HeaderField>, endStream: Bool) {
         guard let downstream, downstreamOpen else { return }
-        lastProgressAt = worker.loop.now
+        lastProgressAt = loop.now
         status = 0
         for field in fields where field.name.count == 7 && ASCII.equalsCaseInsensitive(field.name, lowercased: ":status") {
             status = Int(parseDecimal(field.value) ?? 0)
@@ -385,7 +394,7 @@ final class StreamExchange: EventHandler {
 
     func upstreamData(_ bytes: UnsafeRawBufferPointer, endStream: Bool) {
         guard case .h2(let connection, let stream) = leg else { return }
-        lastProgressAt = worker.loop.now
+        lastProgressAt = loop.now
         // Bytes already queued go first, and so does the end of the stream: nghttp2 reports
         // END_STREAM as an empty chunk after the data, which must not end the client's stream
         // while earlier bytes still wait in the queue (they would be dropped: a silent truncation).
@@ -398,7 +407,7 @@ final class StreamExchange: EventHandler {
             }
         }
         let rest = UnsafeRawBufferPointer(rebasing: bytes[taken...])
-        if pendingResponse.append(rest, pool: worker.buffers) < rest.count {
+        if pendingResponse.append(rest, pool: buffers) < rest.count {
             // More than the window we granted: the upstream broke flow control.
             connection.cancel(stream)
             leg = .done
@@ -410,7 +419,15 @@ final class StreamExchange: EventHandler {
     }
 
     func upstreamTrailers(_ fields: UnsafeBufferPointer<HeaderField>) {
-        for field in fields { responseTrailerBlock.append(name: field.name, value: field.value) }
+        if pendingResponse.isEmpty, let downstream, downstreamOpen, !responseEnded {
+            // Nothing waits ahead of them (the usual case): straight to the client's stream,
+            // whose session copies them, without a copy of our own first.
+            downstream.sendTrailers(downstreamStream, headers: fields)
+            responseEnded = true
+            responseComplete()
+            return
+        }
+        responseTrailerBlock.append(contentsOf: fields)
         pendingTrailers = true
         flushResponse()
     }
@@ -449,8 +466,8 @@ final class StreamExchange: EventHandler {
     /// on the same connection would fail at once and end the exchange with 502.
     private func retryOnNextPass() {
         retryPending = true
-        if timerSlot == .invalid { timerSlot = worker.loop.registerTimerOnly(handler: self) }
-        worker.loop.resumeLater(timerSlot)
+        if timerSlot == .invalid { timerSlot = loop.registerTimerOnly(handler: self) }
+        loop.resumeLater(timerSlot)
     }
 
     /// The upstream reset the stream with CANCEL: the call was cancelled, and the client hears
@@ -461,7 +478,7 @@ final class StreamExchange: EventHandler {
         worker.stats.countRequest(sandbox: isSandbox, status: 502)
         guard let downstream, downstreamOpen, !responseEnded else { return }
         responseEnded = true
-        pendingResponse.removeAll(pool: worker.buffers)
+        pendingResponse.removeAll(pool: buffers)
         downstream.reset(downstreamStream, code: .cancel)
     }
 
@@ -507,7 +524,7 @@ final class StreamExchange: EventHandler {
     /// Offers bytes and records whether that also ended the request upstream.
     private func offerRequestBytes(_ bytes: UnsafeRawBufferPointer, endStream: Bool) -> Int {
         let taken = offerRequestBytesToLeg(bytes, endStream: endStream)
-        if taken > 0 { lastProgressAt = worker.loop.now }
+        if taken > 0 { lastProgressAt = loop.now }
         if endStream && taken == bytes.count, case .h2 = leg { upstreamRequestEnded = true }
         return taken
     }
@@ -527,7 +544,7 @@ final class StreamExchange: EventHandler {
             let last = pendingRequest.count == front.count
             let taken = offerRequestBytes(front, endStream: requestEnded && last && !hasRequestTrailers)
             guard taken > 0 else { return }
-            pendingRequest.removeFront(taken, pool: worker.buffers)
+            pendingRequest.removeFront(taken, pool: buffers)
             downstream?.consumed(downstreamStream, byteCount: taken)
             if taken < front.count { return }
         }
@@ -550,7 +567,7 @@ final class StreamExchange: EventHandler {
     }
 
     private func requestFullySent() {
-        if requestSentAt == 0 { requestSentAt = worker.loop.now }
+        if requestSentAt == 0 { requestSentAt = loop.now }
         armTimer()
     }
 
@@ -560,7 +577,7 @@ final class StreamExchange: EventHandler {
         let end = endStream && !pendingTrailers
         let result = downstream.send(downstreamStream, bytes, endStream: end)
         let taken = takenCount(result, offered: bytes.count)
-        if taken > 0 { lastProgressAt = worker.loop.now }
+        if taken > 0 { lastProgressAt = loop.now }
         if end && taken == bytes.count {
             responseEnded = true
             responseComplete()
@@ -575,7 +592,7 @@ final class StreamExchange: EventHandler {
             let last = pendingResponse.count == front.count
             let taken = offerResponseBytes(front, endStream: pendingResponseEnd && last)
             guard taken > 0 else { return }
-            pendingResponse.removeFront(taken, pool: worker.buffers)
+            pendingResponse.removeFront(taken, pool: buffers)
             h1ResponseBytesForwarded(taken)
             if case .h2(let connection, let stream) = leg { connection.consumed(stream, byteCount: taken) }
             if taken < front.count { return }
@@ -694,9 +711,9 @@ final class StreamExchange: EventHandler {
 
     private func armTimer() {
         guard let deadline = currentDeadline() else { return }
-        if timerSlot == .invalid { timerSlot = worker.loop.registerTimerOnly(handler: self) }
-        if let armed = worker.loop.timerDeadline(timerSlot), armed <= deadline { return }
-        worker.loop.setTimer(timerSlot, deadline: deadline)
+        if timerSlot == .invalid { timerSlot = loop.registerTimerOnly(handler: self) }
+        if let armed = loop.timerDeadline(timerSlot), armed <= deadline { return }
+        loop.setTimer(timerSlot, deadline: deadline)
     }
 
     private func currentDeadline() -> Int64? {
@@ -736,8 +753,8 @@ final class StreamExchange: EventHandler {
 
     func handleTimer() {
         guard let expiry = currentExpiry() else { return }
-        if worker.loop.now < expiry.deadline {
-            worker.loop.setTimer(timerSlot, deadline: expiry.deadline)
+        if loop.now < expiry.deadline {
+            loop.setTimer(timerSlot, deadline: expiry.deadline)
             return
         }
         cancelUpstream()
@@ -754,7 +771,7 @@ final class StreamExchange: EventHandler {
         case .none, .done: break
         }
         if timerSlot != .invalid {
-            worker.loop.deregister(timerSlot)
+            loop.deregister(timerSlot)
             timerSlot = .invalid
         }
         active = false
@@ -770,7 +787,7 @@ final class StreamExchange: EventHandler {
 
     func markResponseHeadSent(endStream: Bool) {
         responseHeadSent = true
-        lastProgressAt = worker.loop.now
+        lastProgressAt = loop.now
         if endStream {
             responseEnded = true
             responseComplete()
@@ -778,7 +795,7 @@ final class StreamExchange: EventHandler {
     }
 
     func queueResponse(_ bytes: UnsafeRawBufferPointer) -> Int {
-        pendingResponse.append(bytes, pool: worker.buffers)
+        pendingResponse.append(bytes, pool: buffers)
     }
 
     func queueTrailers() { pendingTrailers = true }

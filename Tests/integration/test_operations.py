@@ -141,6 +141,45 @@ def test_access_log_has_one_json_line_per_request(upstream, devmesh, tmp_path, t
     assert str(baseline.port) in str(c["upstream"])
 
 
+def test_reload_reopens_the_access_log(upstream, devmesh, tmp_path):
+    """A reload applies a new `access_log` path, and with the path unchanged starts a fresh file
+    after logrotate has moved the old one away (postrotate `kill -HUP`). Nothing is lost: every
+    request is in exactly one of the files."""
+    baseline, sandbox = upstream("baseline"), upstream("sandbox")
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+
+    def config(log: Path) -> str:
+        return dmconf.render_config([dmconf.service("default", [baseline.address],
+                                                    [dmconf.route(KEY, [sandbox.address])])], access_log=str(log))
+
+    def reload_with(text: str) -> None:
+        reloads = dm.metrics().value("devmesh_config_reloads_total")
+        _write(_config_path(dm), text, atomic=True)
+        dm.send_signal(signal.SIGHUP)
+        net.wait_until(lambda: dm.metrics().value("devmesh_config_reloads_total") > reloads, 5, "the reload")
+
+    def paths(log: Path, count: int) -> list[str]:
+        def read():
+            lines = log.read_text().splitlines() if log.exists() else []
+            return lines if len(lines) >= count else None
+        return [json.loads(line)["path"] for line in net.wait_until(read, 5, f"{count} lines in {log.name}")]
+
+    dm = devmesh(config=config(first))
+    # One keep-alive connection across both reloads: the log follows the reload, not the connection.
+    with Client(dm.port) as c:
+        assert c.request(path="/one").status == 200
+        assert paths(first, 1) == ["/one"]
+        reload_with(config(second))
+        assert c.request(path="/two").status == 200
+        assert paths(second, 1) == ["/two"]
+        rotated = tmp_path / "second.jsonl.1"
+        os.replace(second, rotated)
+        reload_with(config(second))
+        assert c.request(path="/three").status == 200
+        assert paths(second, 1) == ["/three"]
+    assert paths(first, 1) == ["/one"] and paths(rotated, 1) == ["/two"]
+
+
 # ---- drain ---------------------------------------------------------------------------------
 
 def _slow_requests(port: int, n: int, delay: float) -> tuple[list[threading.Thread], list]:

@@ -4,7 +4,7 @@ public enum AccessLogTarget: Sendable, Hashable, CustomStringConvertible {
     case off
     /// Standard output, for containers whose runtime collects stdout.
     case stdout
-    /// Append to this absolute file path (opened at startup and on reload).
+    /// Append to this absolute file path (opened at startup and again on every reload).
     case file(path: String)
 
     public var description: String {

@@ -30,6 +30,8 @@ public final class ProxyServer {
     private var drainDeadline: Int64 = 0
     private var configFileState: FileState?
     private var nextVersion: UInt64 = 2
+    /// Successful reloads of the configuration file so far (`ProxySnapshot.fileLoad`).
+    private var fileLoads: UInt64 = 0
     let reloads = Atomic<UInt64>(0)
     let reloadFailures = Atomic<UInt64>(0)
     private var tasks: [PeriodicTask] = []
@@ -270,13 +272,14 @@ public final class ProxyServer {
         }
         let snapshot: ProxySnapshot
         do {
-            snapshot = try ProxySnapshot.build(merged(next), version: nextVersion)
+            snapshot = try ProxySnapshot.build(merged(next), version: nextVersion, fileLoad: fileLoads + 1)
         } catch {
             reloadFailures.add(1, ordering: .relaxed)
             Log.error("reload (\(reason)) refused, keeping the current table: \(error)")
             return
         }
         configuration = next
+        fileLoads += 1
         publish(snapshot)
         reloads.add(1, ordering: .relaxed)
         Log.info("reloaded (\(reason)): route table version \(snapshot.version)")
@@ -306,7 +309,7 @@ public final class ProxyServer {
     private func rulesChanged() {
         guard let controlPlane else { return }
         do {
-            let snapshot = try ProxySnapshot.build(merged(configuration), version: nextVersion)
+            let snapshot = try ProxySnapshot.build(merged(configuration), version: nextVersion, fileLoad: fileLoads)
             publish(snapshot)
             controlPlane.accepted()
         } catch {

@@ -12,6 +12,11 @@ public final class ProxySnapshot: Sendable {
     public let version: UInt64
     public let table: RouteTable
     public let configuration: ProxyConfiguration
+    /// Which load of the configuration file this snapshot carries: 0 at start, one more per
+    /// successful reload; a route push from the agent keeps it. A worker reopens its access log
+    /// when it changes, so a reload both applies a new `access_log` and, with the path unchanged,
+    /// starts a fresh file after logrotate has moved the old one (`kill -HUP` as postrotate).
+    public let fileLoad: UInt64
     /// Distinct upstream addresses; an endpoint id indexes these arrays.
     let endpointAddresses: [SocketAddress]
     let endpointNames: [String]
@@ -25,10 +30,11 @@ public final class ProxySnapshot: Sendable {
     let destinationLogLabels: [[UInt8]]
     let endpointLogLabels: [[UInt8]]
 
-    private init(version: UInt64, table: RouteTable, configuration: ProxyConfiguration,
+    private init(version: UInt64, fileLoad: UInt64, table: RouteTable, configuration: ProxyConfiguration,
                  endpointAddresses: [SocketAddress], endpointNames: [String],
                  endpointIDs: [Int32], destinationStart: [Int32], destinationCount: [Int32]) {
         self.version = version
+        self.fileLoad = fileLoad
         self.table = table
         self.configuration = configuration
         self.endpointAddresses = endpointAddresses
@@ -44,7 +50,8 @@ public final class ProxySnapshot: Sendable {
 
     /// Compiles the routing part of `configuration` and resolves every endpoint. Blocking (DNS):
     /// control thread only.
-    public static func build(_ configuration: ProxyConfiguration, version: UInt64) throws(SnapshotError) -> ProxySnapshot {
+    public static func build(_ configuration: ProxyConfiguration, version: UInt64,
+                             fileLoad: UInt64 = 0) throws(SnapshotError) -> ProxySnapshot {
         let table: RouteTable
         do {
             table = try RouteTable.build(configuration.routing, version: version)
@@ -78,7 +85,7 @@ public final class ProxySnapshot: Sendable {
                 ids.append(id)
             }
         }
-        return ProxySnapshot(version: version, table: table, configuration: configuration,
+        return ProxySnapshot(version: version, fileLoad: fileLoad, table: table, configuration: configuration,
                              endpointAddresses: addresses, endpointNames: names,
                              endpointIDs: ids, destinationStart: starts, destinationCount: counts)
     }

@@ -36,7 +36,10 @@ final class Worker {
     private(set) var requestHeaders: HeaderStorage
     private(set) var responseHeaders: HeaderStorage
     let candidates: RoutingKeyCandidates
-    let accessLog: AccessLogWriter?
+    /// Reopened when a snapshot from another load of the configuration file arrives (see
+    /// `ProxySnapshot.fileLoad`); sessions look it up per request.
+    private(set) var accessLog: AccessLogWriter?
+    private var accessLogFileLoad: UInt64
     /// HTTP/2: the settings of new sessions of this worker (a reload changes them for new
     /// connections), and the pool their stream send buffers come from.
     private(set) var http2Settings: HTTP2Settings
@@ -76,6 +79,7 @@ final class Worker {
         responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         candidates = RoutingKeyCandidates()
         accessLog = AccessLogWriter(target: configuration.accessLog)
+        accessLogFileLoad = snapshot.fileLoad
         http2Settings = HTTP2Settings(configuration.http2)
         http2Buffers = HTTP2BufferPool(chunkBytes: http2Settings.streamSendBufferBytes, maxIdleChunks: 256,
                                        maxIdleBlocksPerSize: 256)
@@ -228,6 +232,11 @@ final class Worker {
             responseHeaders = HeaderStorage(capacity: headLimits.maxHeaderCount)
         }
         buffers.setLargeSize(Worker.largeBufferSize(headLimits))
+        if next.fileLoad != accessLogFileLoad {
+            // The old writer flushes what it holds and closes its file as it goes.
+            accessLog = AccessLogWriter(target: next.configuration.accessLog)
+            accessLogFileLoad = next.fileLoad
+        }
         snapshot = next
         timeouts = next.configuration.timeouts
         limits = next.configuration.limits

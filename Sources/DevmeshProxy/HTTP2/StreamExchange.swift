@@ -419,12 +419,10 @@ final class StreamExchange: EventHandler {
     }
 
     func upstreamTrailers(_ fields: UnsafeBufferPointer<HeaderField>) {
-        if pendingResponse.isEmpty, let downstream, downstreamOpen, !responseEnded {
+        if pendingResponse.isEmpty, downstream != nil, downstreamOpen, !responseEnded {
             // Nothing waits ahead of them (the usual case): straight to the client's stream,
             // whose session copies them, without a copy of our own first.
-            downstream.sendTrailers(downstreamStream, headers: fields)
-            responseEnded = true
-            responseComplete()
+            endResponse(trailers: fields)
             return
         }
         responseTrailerBlock.append(contentsOf: fields)
@@ -597,12 +595,17 @@ final class StreamExchange: EventHandler {
             if case .h2(let connection, let stream) = leg { connection.consumed(stream, byteCount: taken) }
             if taken < front.count { return }
         }
-        if pendingTrailers, let downstream, downstreamOpen, !responseEnded {
-            downstream.sendTrailers(downstreamStream, headers: responseTrailerBlock.fields)
+        if pendingTrailers, downstream != nil, downstreamOpen, !responseEnded {
             pendingTrailers = false
-            responseEnded = true
-            responseComplete()
+            endResponse(trailers: responseTrailerBlock.fields)
         }
+    }
+
+    /// The trailers end the client's response.
+    private func endResponse(trailers: UnsafeBufferPointer<HeaderField>) {
+        downstream?.sendTrailers(downstreamStream, headers: trailers)
+        responseEnded = true
+        responseComplete()
     }
 
     private func responseComplete() {

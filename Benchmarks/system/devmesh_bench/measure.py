@@ -46,6 +46,7 @@ def _finish(ctx: Context, record: dict[str, object], result: loadgen.LoadResult,
                   error_detail=result.error_detail)
     if cpu is not None:
         record["cpu_us_per_req"] = procfs.cpu_us_per_request(cpu[0], cpu[1], result.requests)
+        record["cpu_sys_us_per_req"] = procfs.system_us_per_request(cpu[0], cpu[1], result.requests)
         record["cpu_ticks"] = cpu[1].ticks - cpu[0].ticks
     if backend_cpu is not None:
         record["backend_cpu_us_per_req"] = procfs.cpu_us_per_request(backend_cpu[0], backend_cpu[1], result.requests)
@@ -235,7 +236,8 @@ def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, 
 
 
 def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, clients: int = 16,
-             headers: dict[str, str] | None = None, streams: int | None = None) -> dict[str, object]:
+             headers: dict[str, str] | None = None, streams: int | None = None, path: str = "/",
+             data_file: str | None = None) -> dict[str, object]:
     """Syscalls per request: `strace -c -f` on the proxy's processes over exactly `requests` requests.
 
     A separate run, because strace slows the traced process many times over: its counts are
@@ -258,8 +260,8 @@ def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, cl
         time.sleep(0.02)
     try:
         rc, output = sup.run(f"h2load-strace-{scenario}-{running.name}",
-                             loadgen.h2load_argv(_url(running), clients=clients, requests=requests, headers=headers,
-                                                 streams=streams),
+                             loadgen.h2load_argv(_url(running, path), clients=clients, requests=requests,
+                                                 headers=headers, streams=streams, data_file=data_file),
                              timeout=requests / 200 + TOOL_SLACK_S)
     finally:
         # strace prints its table when interrupted; give it time to detach and write.

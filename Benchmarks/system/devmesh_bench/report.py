@@ -55,8 +55,8 @@ def summarize(runs: list[dict]) -> dict:
                      "is_proxy": runs[0].get("is_proxy", True)}
     source = valid or rejected   # a fully rejected point is still shown, marked, with its own values
     summary["from_rejected"] = not valid
-    for key in ("rps", "cpu_us_per_req", "backend_cpu_us_per_req", "rss_kb", "rss_before_kb", "hwm_kb",
-                "bytes_per_conn"):
+    for key in ("rps", "cpu_us_per_req", "cpu_sys_us_per_req", "backend_cpu_us_per_req", "rss_kb", "rss_before_kb",
+                "hwm_kb", "bytes_per_conn"):
         values = [r[key] for r in source if r.get(key) is not None]
         summary[key] = stats.spread(values)
     for key in ("latency_us", "probe_latency_us"):
@@ -128,7 +128,7 @@ def scenario_table(scenario: str, variants: dict, syscalls: dict[str, dict]) -> 
     header = ["variant", "target", "rps", "× direct", "× L4", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"]
     if with_probe:
         header += ["probe p50", "probe p99"]
-    header += ["CPU µs/req", "backend CPU µs/req", "RSS MiB", "peak RSS MiB", "syscalls/req", "errors", "status"]
+    header += ["CPU µs/req", "of which system", "backend CPU µs/req", "RSS MiB", "peak RSS MiB", "syscalls/req", "errors", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant, targets in variants.items():
         direct, l4 = targets.get("direct"), targets.get("l4")
@@ -142,6 +142,7 @@ def scenario_table(scenario: str, variants: dict, syscalls: dict[str, dict]) -> 
                 probe = s.get("probe_latency_us")
                 row += [_num(probe["p50"]) if probe else "–", _num(probe["p99"]) if probe else "–"]
             row += [_spread_text(s["cpu_us_per_req"], 1) if s["is_proxy"] else "–",
+                    _spread_text(s.get("cpu_sys_us_per_req"), 1) if s["is_proxy"] else "–",
                     _spread_text(s["backend_cpu_us_per_req"], 1),
                     _spread_text(s["rss_kb"], 1, 1 / 1024), _spread_text(s["hwm_kb"], 1, 1 / 1024),
                     sys_text, str(s["errors"]), _status(s)]
@@ -229,7 +230,8 @@ def render_markdown(document: dict, scenario_info: dict[str, tuple[str, str]]) -
             "Reading the tables: `rps` is the achieved rate (median of valid runs, min–max in parentheses); "
             "`× direct` and `× L4` divide it by the references' figure for the same variant. Latency comes "
             "from h2load's per-request log (open loop only; closed-loop rows have none). CPU µs/req is the "
-            "proxy's user+system time (all threads, all processes) over the measured window ÷ requests. "
+            "proxy's user+system time (all threads, all processes) over the measured window ÷ requests, "
+            "and `of which system` its kernel part. "
             "A run with any error, or below 99 % of its offered rate, is REJECTED: shown, never aggregated.",
             ""]
     summary = aggregate(records)

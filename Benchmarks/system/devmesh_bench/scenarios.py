@@ -362,6 +362,12 @@ def run_s6(ctx: Context, target: Target) -> None:
                                                **common))
             _h2_sweep(ctx, "S6", running, label=label, sort_prefix=(index,), rates=ctx.mode.s6_rates,
                       clients=clients, streams=streams, **common)
+        if running.is_proxy:
+            # Syscalls per call for the smallest message, the point the target is about.
+            size = ctx.mode.s6_sizes[0]
+            ctx.add(measure.syscalls(ctx, "S6", running, requests=ctx.mode.strace_requests, clients=clients,
+                                     streams=streams, path=grpc_unary_path(size), headers=GRPC_HEADERS,
+                                     data_file=str(grpc_request_file(ctx.env, size))))
 
 
 def _size_label(size: int) -> str:
@@ -369,7 +375,8 @@ def _size_label(size: int) -> str:
 
 
 def estimate_s6(ctx: Context) -> float:
-    return len(ctx.mode.s6_sizes) * (1 + len(ctx.mode.s6_rates)) * ctx.mode.repeats * _per_point(ctx) + 3
+    return (len(ctx.mode.s6_sizes) * (1 + len(ctx.mode.s6_rates)) * ctx.mode.repeats * _per_point(ctx)
+            + ctx.mode.strace_requests / 3000 + 3)
 
 
 # ------------------------------------------------------------------------------------------ S7

@@ -49,6 +49,34 @@ class LiveTreeTests(unittest.TestCase):
                 os.kill(pid, 9)
             parent.wait()
 
+    def test_system_time_is_told_apart_from_user_time(self):
+        # One child copies from /dev/zero (kernel work), the other spins in Python (user work);
+        # each stops after 0.3 s of its own CPU and then sleeps, so the samples are stable.
+        kernel = ("import os,time\n"
+                  "fd=os.open('/dev/zero',os.O_RDONLY)\n"
+                  "t=time.process_time()\n"
+                  "while time.process_time()-t<0.3: os.read(fd,1<<20)\n"
+                  "print('done',flush=True); time.sleep(30)\n")
+        # (process_time itself is a syscall, so the spinner asks it only every 100,000 additions.)
+        user = ("import time\n"
+                "t=time.process_time()\n"
+                "while time.process_time()-t<0.3: sum(range(100000))\n"
+                "print('done',flush=True); time.sleep(30)\n")
+        shares = {}
+        for name, script in (("kernel", kernel), ("user", user)):
+            child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+            try:
+                self.assertEqual(child.stdout.readline().strip(), "done")
+                start = procfs.CpuSample(0, (child.pid,), 0)
+                end = procfs.cpu_sample(child.pid)
+                total = procfs.cpu_us_per_request(start, end, 1)
+                shares[name] = procfs.system_us_per_request(start, end, 1) / total
+            finally:
+                child.kill()
+                child.wait()
+        self.assertGreater(shares["kernel"], 0.5)
+        self.assertLess(shares["user"], 0.5)
+
     def test_cpu_is_unknown_when_processes_changed(self):
         a, b = procfs.CpuSample(100, (1, 2)), procfs.CpuSample(200, (1, 3))
         self.assertIsNone(procfs.cpu_us_per_request(a, b, 10))

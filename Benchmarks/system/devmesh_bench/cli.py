@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["targets"][target.name] = {"available": reason is None, "reason": reason,
                                         "version": target.version(env) if reason is None else None}
     for tool, argv_ in (("h2load", ["h2load", "--version"]), ("wrk", ["wrk", "-v"]), ("strace", ["strace", "-V"]),
+                        ("perf", ["perf", "version"]),
                         ("grpcio", [sys.executable, "-c", "import grpc; print(grpc.__version__)"])):
         meta["tools"][tool] = tool_version(argv_)
 

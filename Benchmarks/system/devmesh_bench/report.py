@@ -199,18 +199,21 @@ def _s11_table(variants: dict) -> list[str]:
 
 
 def syscall_detail_table(by_target: dict[str, dict]) -> list[str]:
-    header = ["target", "requests", "total/req", "I/O/req", "epoll/poll/req", "other/req", "most frequent (per req)",
-              "status"]
+    header = ["target", "tool", "requests", "total/req", "I/O/req", "epoll/poll/req", "other/req",
+              "context switches/req", "most frequent (per req)", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in sorted(by_target, key=_order):
         r = by_target[name]
         per = r.get("syscalls_per_req")
+        tool = r.get("syscall_tool", "strace")
         if not per:
-            lines.append(f"| {name} | {r.get('requests', 0)} | – | – | – | – | – | no strace output |")
+            lines.append(f"| {name} | {tool} | {r.get('requests', 0)} | – | – | – | – | – | – | no {tool} output |")
             continue
         top = ", ".join(f"{k} {v:.2f}" for k, v in per["top"].items())
-        lines.append("| " + " | ".join([name, str(per["requests"]), _num(per["total"], 2), _num(per["io"], 2),
-                                        _num(per["poll"], 2), _num(per["other"], 2), top,
+        switches = per.get("context_switches")
+        lines.append("| " + " | ".join([name, tool, str(per["requests"]), _num(per["total"], 2), _num(per["io"], 2),
+                                        _num(per["poll"], 2), _num(per["other"], 2),
+                                        _num(switches, 2) if switches is not None else "–", top,
                                         "ok" if r["valid"] else ", ".join(r["flags"])]) + " |")
     return lines
 
@@ -246,7 +249,9 @@ def render_markdown(document: dict, scenario_info: dict[str, tuple[str, str]]) -
         out += scenario_table(scenario, variants, syscalls.get(scenario, {}))
         out.append("")
         if scenario in syscalls:
-            out += ["Syscalls per request (strace -c -f, separate closed-loop run; counts only):", ""]
+            out += ["Syscalls per request (a separate closed-loop run of the same shape; `perf stat` counts "
+                    "the syscall tracepoints in the kernel, `strace -c -f` is the fallback and slows the "
+                    "proxy, which makes HTTP/2 proxies batch more than at full speed):", ""]
             out += syscall_detail_table(syscalls[scenario])
             out.append("")
     unavailable = {n: t for n, t in meta.get("targets", {}).items() if not t.get("available")}

@@ -431,7 +431,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("S1", "HTTP/1.1 keep-alive GET, ~100 B body",
              "Closed-loop maximum (wrk -t1 -c64), then an open-loop sweep (h2load --rps, latency from its "
              "per-request log, a 1 % probe client above 5k rps); the sweep stops at the first rate a target "
-             "misses. Syscalls per request from a separate strace -c run (16 connections, closed loop).",
+             "misses. Syscalls per request from a separate counted run (16 connections, closed loop).",
              run_s1, estimate_s1),
     Scenario("S2", "Body sizes: 1 KiB, 64 KiB, 1 MiB, in responses and in requests",
              "Open loop at a fixed rate per size (GET: the backend serves a file of that size; POST: h2load "

@@ -111,5 +111,39 @@ class StraceTests(unittest.TestCase):
         self.assertEqual(list(per["top"])[0], "readv")
 
 
+#: `perf stat -x, -o FILE -e ... -p PID -- h2load ...` as perf 6.1 wrote it here (events shortened).
+PERF = """# started on Sun Nov 29 09:25:29 2026
+
+20431,,raw_syscalls:sys_enter,502013236,100.00,,
+7012,,context-switches,502014387,100.00,,
+9810,,syscalls:sys_enter_read,502013706,100.00,,
+0,,syscalls:sys_enter_readv,502013706,100.00,,
+8933,,syscalls:sys_enter_sendto,502013706,100.00,,
+1650,,syscalls:sys_enter_epoll_wait,502013706,100.00,,
+<not counted>,,syscalls:sys_enter_futex,0,100.00,,
+"""
+
+
+class PerfTests(unittest.TestCase):
+    def test_named_counts_and_the_rest_as_other(self):
+        counts, switches = loadgen.parse_perf_counts(PERF)
+        self.assertEqual(switches, 7012)
+        self.assertEqual(counts, {"read": 9810, "sendto": 8933, "epoll_wait": 1650, "other": 20431 - 20393})
+        per = loadgen.syscalls_per_request(counts, 10000)
+        self.assertAlmostEqual(per["total"], 2.0431)
+        self.assertAlmostEqual(per["io"], (9810 + 8933) / 10000)
+        self.assertAlmostEqual(per["poll"], 0.165)
+
+    def test_nothing_without_the_total(self):
+        self.assertEqual(loadgen.parse_perf_counts("<not counted>,,raw_syscalls:sys_enter,0,100.00,,\n"),
+                         ({}, None))
+
+    def test_argv_counts_the_pids_while_the_workload_runs(self):
+        argv = loadgen.perf_stat_argv([10, 11], "/tmp/out", ["h2load", "-n10", "http://x/"])
+        self.assertEqual(argv[argv.index("-p") + 1], "10,11")
+        self.assertEqual(argv[argv.index("--") + 1:], ["h2load", "-n10", "http://x/"])
+        self.assertIn("raw_syscalls:sys_enter", argv[argv.index("-e") + 1].split(","))
+
+
 if __name__ == "__main__":
     unittest.main()

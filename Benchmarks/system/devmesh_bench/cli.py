@@ -47,6 +47,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--envoy-bin", default=os.environ.get("ENVOY_BIN"))
     p.add_argument("--repeats", type=int, help="override the mode's runs per point")
     p.add_argument("--measure-seconds", type=float, help="override the mode's measured window")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=V1,V2",
+                   help="override a sweep of the mode, e.g. s6_sizes=100 or s6_rates=10000,20000 (repeatable)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--estimate", action="store_true",
                    help="print how long this selection would take, per scenario, and exit")
@@ -139,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         write_reports(args.report.resolve())
         return 0
-    mode = MODES[args.mode].with_overrides(args.repeats, args.measure_seconds)
+    try:
+        mode = MODES[args.mode].with_overrides(args.repeats, args.measure_seconds).with_settings(args.set)
+    except ValueError as error:
+        raise SystemExit(f"devmesh bench: {error}")
     if args.estimate:
         print_estimate(mode, plan_estimate(mode, select_scenarios(args.only), select_targets(args.proxies)))
         return 0
@@ -166,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
     meta: dict = {"started": stamp, "mode": mode.name, "layout": args.layout, "layout_text": layout_text,
                   "mode_detail": f"warm-up {mode.warmup_s:g} s, measure {mode.measure_s:g} s, "
-                                 f"{mode.repeats} run(s) per point",
+                                 f"{mode.repeats} run(s) per point"
+                                 + (f", narrowed: {' '.join(args.set)}" if args.set else ""),
                   "host": host_text(), "fd_limit": nofile, "targets": {}, "tools": {}, "harness_errors": []}
     available = {}
     for target in targets:

@@ -238,8 +238,9 @@ def closed_loop(ctx: Context, scenario: str, running: Running, *, variant: str, 
 
 def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, clients: int = 16,
              headers: dict[str, str] | None = None, streams: int | None = None, path: str = "/",
-             data_file: str | None = None) -> dict[str, object]:
-    """Syscalls per request over exactly `requests` requests, in a separate closed-loop run.
+             data_file: str | None = None, rate: float | None = None) -> dict[str, object]:
+    """Syscalls per request over exactly `requests` requests, in a separate run: closed loop, or
+    paced at `rate` requests/s in all (how much a proxy batches depends on the load).
 
     `perf stat` on the syscall tracepoints when the kernel allows it (counted in the kernel, cheap
     enough that HTTP/2 batching stays as in the measured runs; it also gives context switches per
@@ -247,22 +248,23 @@ def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, cl
     """
     pids = procfs.process_tree(running.measured_pid)
     workload = loadgen.h2load_argv(_url(running, path), clients=clients, requests=requests, headers=headers,
-                                   streams=streams, data_file=data_file)
-    out = ctx.env.run_dir / "syscalls" / f"{scenario}-{running.name}.txt"
+                                   streams=streams, data_file=data_file, rps_total=rate)
+    paced = f"-{rate:g}rps" if rate else ""
+    out = ctx.env.run_dir / "syscalls" / f"{scenario}-{running.name}{paced}.txt"
     out.parent.mkdir(exist_ok=True)
     if perf_counts_syscalls():
         tool = "perf stat"
-        rc, output = ctx.env.supervisor.run(f"h2load-perf-{scenario}-{running.name}",
+        rc, output = ctx.env.supervisor.run(f"h2load-perf-{scenario}-{running.name}{paced}",
                                             loadgen.perf_stat_argv(pids, str(out), workload),
-                                            timeout=requests / 1000 + TOOL_SLACK_S)
+                                            timeout=requests / min(rate or 1000, 1000) + TOOL_SLACK_S)
         counts, switches = loadgen.parse_perf_counts(out.read_text() if out.exists() else "")
     else:
         tool, switches = "strace", None
         output = _under_strace(ctx, scenario, running, pids, out, workload, timeout=requests / 200 + TOOL_SLACK_S)
         counts = loadgen.parse_strace_counts(out.read_text())
     result = loadgen.parse_h2load(output)
-    load = {"tool": f"h2load+{tool}", "loop": "closed", "connections": clients, "requests": requests,
-            "streams_per_connection": streams or 1}
+    load = {"tool": f"h2load+{tool}", "loop": "open" if rate else "closed", "offered_rps": rate,
+            "connections": clients, "requests": requests, "streams_per_connection": streams or 1}
     record = _base_record(ctx, scenario, running, "syscalls", (0,), 1, load)
     per_request = loadgen.syscalls_per_request(counts, max(result.requests, 1)) if counts else None
     if per_request is not None and switches is not None:

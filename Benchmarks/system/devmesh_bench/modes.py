@@ -66,6 +66,25 @@ class Mode:
             mode = replace(mode, measure_s=measure_s)
         return mode
 
+    def with_settings(self, settings: list[str]) -> "Mode":
+        """`FIELD=V1,V2,…` overrides of integer tuples (a sweep's rates, sizes, connection counts)
+        and integers, to narrow a run to the points being studied, e.g. `s6_rates=10000,20000`."""
+        mode = self
+        for setting in settings:
+            name, _, text = setting.partition("=")
+            current = getattr(mode, name, None)
+            try:
+                values = tuple(int(v) for v in text.split(",") if v.strip())
+            except ValueError:
+                raise ValueError(f"--set {setting}: values must be integers") from None
+            if isinstance(current, tuple) and all(isinstance(v, int) for v in current) and values:
+                mode = replace(mode, **{name: values})
+            elif isinstance(current, int) and not isinstance(current, bool) and len(values) == 1:
+                mode = replace(mode, **{name: values[0]})
+            else:
+                raise ValueError(f"--set {setting}: {name!r} is not an integer or integer-list setting of the mode")
+        return mode
+
 
 #: The issue's headline HTTP/2 point: 16 connections × 32 streams.
 S4_HEADLINE = (16, 32)

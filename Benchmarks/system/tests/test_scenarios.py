@@ -104,5 +104,17 @@ class PlanEstimateTests(unittest.TestCase):
         self.assertLess(total(FULL.with_overrides(3, 10)), total(FULL))
 
 
+class ModeSettingTests(unittest.TestCase):
+    def test_narrows_sweeps_and_single_values(self):
+        mode = FULL.with_settings(["s6_sizes=100", "s6_rates=10000,20000", "strace_requests=1000"])
+        self.assertEqual((mode.s6_sizes, mode.s6_rates, mode.strace_requests), ((100,), (10000, 20000), 1000))
+        self.assertEqual(mode.s1_rates, FULL.s1_rates)
+
+    def test_refuses_what_it_cannot_set(self):
+        for setting in ("s6_rates=fast", "no_such_field=1", "s7_points=1,2", "s6_rates=", "name=1"):
+            with self.subTest(setting=setting), self.assertRaises(ValueError):
+                FULL.with_settings([setting])
+
+
 if __name__ == "__main__":
     unittest.main()

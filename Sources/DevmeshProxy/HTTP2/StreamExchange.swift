@@ -182,12 +182,13 @@ final class StreamExchange: EventHandler {
         requestHeaders.append(contentsOf: fields)
         scanRequestHead()
 
-        guard let service = snapshot.table.service(forHost: authority) else {
+        let table = snapshot.table
+        guard let service = table.service(forHost: authority) else {
             respondLocally(.noService, message: "no service for host \"\(authority.debugString.prefix(256))\"")
             return
         }
-        snapshot.table.extractor.extract(from: requestHeaders.fields, into: candidates)
-        let decision = snapshot.table.resolve(service: service, candidates: candidates)
+        table.extractor.extract(from: requestHeaders.fields, into: candidates)
+        let decision = table.resolve(service: service, candidates: candidates)
         destination = decision.destination
         isSandbox = decision.isSandbox
         endpointCursor = worker.nextRoundRobin(destination: destination)
@@ -290,12 +291,13 @@ final class StreamExchange: EventHandler {
             fail(lastFailure ?? .noEndpoint)
             return
         }
-        let target = snapshot.table.destinations[destination]
+        // Only the protocol is read: copying the whole `Destination` retained its strings and array.
+        let upstreamProtocol = snapshot.table.destinations[destination].upstreamProtocol
         let start = Int(snapshot.destinationStart[destination])
         let count = Int(snapshot.destinationCount[destination])
         // `auto` speaks the client's protocol (an HTTP/1.1 client only reaches this class for an
         // h2c destination, or for the fallback of one).
-        let useHTTP2 = target.upstreamProtocol == .h2c || (target.upstreamProtocol == .auto && !clientIsHTTP1)
+        let useHTTP2 = upstreamProtocol == .h2c || (upstreamProtocol == .auto && !clientIsHTTP1)
         while endpointsTried < count {
             let index = Int((endpointCursor &+ UInt32(endpointsTried)) % UInt32(count))
             endpointsTried += 1

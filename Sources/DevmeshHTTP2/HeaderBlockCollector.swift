@@ -59,14 +59,6 @@ struct HeaderBlockCollector {
         slot = -1
     }
 
-    /// The value of the first field named `name` (a pseudo-header such as ":status").
-    func value(of name: StaticString) -> UnsafeRawBufferPointer? {
-        for index in 0..<count where ASCII.equalsCaseInsensitive(fields[index].name, lowercased: name) {
-            return fields[index].value
-        }
-        return nil
-    }
-
     private mutating func grow() {
         let newCapacity = capacity * 2
         let newFields = UnsafeMutablePointer<HeaderField>.allocate(capacity: newCapacity)

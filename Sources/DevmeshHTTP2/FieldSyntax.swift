@@ -104,7 +104,8 @@ enum FieldSyntax {
     @inline(__always)
     static func isScheme(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let first = bytes.first, (first | 0x20) &- 0x61 < 26 else { return false }
-        for byte in bytes.dropFirst() {
+        for index in 1..<bytes.count {
+            let byte = bytes[index]
             let letter = (byte | 0x20) &- 0x61 < 26
             let digit = byte &- 0x30 < 10
             if !(letter || digit || byte == 0x2B || byte == 0x2D || byte == 0x2E) { return false }

@@ -87,12 +87,20 @@ extension HTTP2Session {
         let valueView = UnsafeRawBufferPointer(start: valueBytes.base, count: valueBytes.len)
         // The rules come first, for every block of the stream (also one over our size limits or
         // answered 431): nghttp2 ran them before this callback.
-        let verdict: FieldVerdict
-        switch blockInFlight {
-        case .requestHead: verdict = streams[slot].message.requestField(name: nameView, value: valueView, trailers: false)
-        case .requestTrailers: verdict = streams[slot].message.requestField(name: nameView, value: valueView, trailers: true)
-        case .responseHead: verdict = streams[slot].message.responseField(name: nameView, value: valueView, trailers: false)
-        case .responseTrailers: verdict = streams[slot].message.responseField(name: nameView, value: valueView, trailers: true)
+        var verdict = FieldVerdict.accept
+        if knownFields.contains(name: name, value: value) {
+            streams[slot].message.knownPlainField()
+        } else {
+            switch blockInFlight {
+            case .requestHead: verdict = streams[slot].message.requestField(name: nameView, value: valueView, trailers: false)
+            case .requestTrailers: verdict = streams[slot].message.requestField(name: nameView, value: valueView, trailers: true)
+            case .responseHead: verdict = streams[slot].message.responseField(name: nameView, value: valueView, trailers: false)
+            case .responseTrailers: verdict = streams[slot].message.responseField(name: nameView, value: valueView, trailers: true)
+            }
+            if verdict == .acceptPlain {
+                verdict = .accept
+                knownFields.remember(name: name, value: value, byteCount: nameBytes.len &+ valueBytes.len)
+            }
         }
         if verdict != .accept && enforcesMessageRules {
             if verdict == .drop { return 0 }
@@ -100,10 +108,12 @@ extension HTTP2Session {
             return rejectMalformedHeaders(slot: slot, id: id)
         }
         if streams[slot].headerListRejected || streams[slot].answeredLocally { return 0 }
-        streams[slot].headerListBytes += nameBytes.len + valueBytes.len + 32
+        // Wrapping adds: a field is at most 64 KiB (nghttp2's cap) and the block stops growing
+        // at our limit, so these cannot overflow.
+        streams[slot].headerListBytes &+= nameBytes.len &+ valueBytes.len &+ 32
         // SAFETY: the rules above refuse an empty name, so byte 0 exists.
         if nameBytes.base[0] != UInt8(ascii: ":") {
-            streams[slot].headerFieldCount += 1
+            streams[slot].headerFieldCount &+= 1
         }
         if streams[slot].headerListBytes > settings.maxHeaderListBytes
             || streams[slot].headerFieldCount > settings.maxHeaderFieldCount {

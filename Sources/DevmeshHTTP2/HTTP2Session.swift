@@ -61,6 +61,8 @@ public final class HTTP2Session {
     /// What the header block being received is, as the message rules read it (set when it
     /// begins; RFC 9113 §6.10 lets only one block be in flight per connection).
     var blockInFlight = InboundBlock.requestHead
+    /// Fields already checked on this connection, skipped when HPACK sends them again.
+    var knownFields = KnownFieldCache()
     /// The session resets malformed messages itself (RFC 9113 §8, `MessageState`). False only
     /// for tests that let nghttp2 check instead, to compare the two (`LibraryParityTests`).
     let enforcesMessageRules: Bool
@@ -132,6 +134,7 @@ public final class HTTP2Session {
         // The collector holds references into nghttp2's memory: drop them first.
         collector.releaseAll()
         collector.deallocate()
+        knownFields.releaseAll()
         nghttp2_session_set_user_data(nghttp, nil)
         nghttp2_session_del(nghttp)
         // nghttp2 is gone, and with it every reference into the streams' header blocks.

@@ -26,6 +26,9 @@ struct MessageState {
 enum FieldVerdict: Equatable {
     /// Valid: deliver it.
     case accept
+    /// Valid, and a regular field no rule singles out: it would be valid in any block of any
+    /// stream of this connection (`KnownFieldCache` may remember it).
+    case acceptPlain
     /// Valid but not delivered: a `content-length: 0` in a 204 response, a content-length in a
     /// 2xx answer to CONNECT (nghttp2 removed those rather than pass them on).
     case drop
@@ -118,6 +121,8 @@ extension MessageState {
             if let verdict = connectionField(special, value: value) { return verdict }
         case .none:
             if let verdict = regularFieldSyntax(name: name, value: value) { return verdict }
+            flags.insert(.regularFieldSeen)
+            return .acceptPlain
         }
         flags.insert(.regularFieldSeen)
         return .accept
@@ -154,7 +159,13 @@ extension MessageState {
                 flags.insert(.methodOptions)
             }
         case 7 where ASCII.equalsExactly(name, ":scheme"):
-            guard !flags.contains(.scheme), FieldSyntax.isScheme(value) else { return false }
+            guard !flags.contains(.scheme) else { return false }
+            // "http" and "https" as sent (lower case) first: a word compare each.
+            if ASCII.equalsExactly(value, "http") || ASCII.equalsExactly(value, "https") {
+                flags.insert([.scheme, .schemeHTTP])
+                return true
+            }
+            guard FieldSyntax.isScheme(value) else { return false }
             flags.insert(.scheme)
             if ASCII.equalsCaseInsensitive(value, lowercased: "http")
                 || ASCII.equalsCaseInsensitive(value, lowercased: "https") {
@@ -195,8 +206,12 @@ extension MessageState {
             if let verdict = declareContentLength(value) { return verdict }
         case .te, .connectionSpecific:
             if let verdict = connectionField(special, value: value) { return verdict }
-        case .host, .none:
+        case .host:
             if let verdict = regularFieldSyntax(name: name, value: value) { return verdict }
+        case .none:
+            if let verdict = regularFieldSyntax(name: name, value: value) { return verdict }
+            flags.insert(.regularFieldSeen)
+            return .acceptPlain
         }
         flags.insert(.regularFieldSeen)
         return .accept
@@ -344,4 +359,11 @@ extension MessageState {
     }
 
     var expectsFinalResponse: Bool { flags.contains(.expectFinalResponse) }
+
+    /// A field `KnownFieldCache` remembered (an `acceptPlain` one) arrived again: all that is
+    /// left to note is that a regular field was seen.
+    @inline(__always)
+    mutating func knownPlainField() {
+        flags.insert(.regularFieldSeen)
+    }
 }

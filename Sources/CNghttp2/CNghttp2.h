@@ -18,10 +18,16 @@
 //     _set_max_settings           entries per SETTINGS frame;
 //     _set_max_continuations      backstop on CONTINUATION frames per block (CVE-2024-28182);
 //     _set_peer_max_concurrent_streams  outbound stream cap until the peer's SETTINGS arrive;
-//     _set_max_send_header_block_length  largest header block we encode.
-//   no_http_messaging is deliberately never set: nghttp2 then enforces RFC 9113 §8. The
-//   RST_STREAM rate limit (CVE-2023-44487, 1000 burst, 33/s) stays at nghttp2's default, under
-//   the session's own rapid-reset ratio.
+//     _set_max_send_header_block_length  largest header block we encode;
+//     _set_no_closed_streams      no list of closed streams for the deprecated priority tree;
+//     _set_no_http_messaging      RFC 9113 §8's message rules (pseudo-headers, field bytes,
+//                                 connection-specific fields, content-length, 1xx, trailers) are
+//                                 checked by DevmeshHTTP2's MessageState in the header callback
+//                                 that walks every field anyway, not a second time by nghttp2
+//                                 (3,500 instructions per gRPC call); only tests turn nghttp2's
+//                                 checks back on, to compare the two.
+//   The RST_STREAM rate limit (CVE-2023-44487, 1000 burst, 33/s) stays at nghttp2's default,
+//   under the session's own rapid-reset ratio.
 // - nghttp2_session_mem_recv / nghttp2_session_mem_send: bytes in and out without nghttp2
 //   doing I/O (the *2 variants do not exist in 1.52).
 // - nghttp2_session_set_user_data: the Swift session callbacks find (set once it exists).
@@ -29,11 +35,12 @@
 //   _shutdown_notice, _ping (header lists with NGHTTP2_NV_FLAG_NO_COPY_NAME/_VALUE, below); nghttp2_session_set_local_window_size,
 //   nghttp2_session_terminate_session (GOAWAY with an error, then close): the actions.
 // - nghttp2_session_resume_data: restart a DATA provider that returned NGHTTP2_ERR_DEFERRED.
-// - nghttp2_session_consume: open receive windows as the other side takes the bytes.
+// - nghttp2_session_consume: open receive windows as the other side takes the bytes;
+//   nghttp2_session_consume_connection for a stream reset as malformed.
 // - nghttp2_session_want_read / _want_write / _get_outbound_queue_size /
 //   _get_remote_settings / _get_last_proc_stream_id: state the adapter reports or bounds.
 // - nghttp2_rcbuf_incref / _decref / _get_buf: keep decoded header strings alive until the whole
-//   header block is delivered, without copying them.
+//   header block is delivered, without copying them (and the fields KnownFieldCache remembers).
 #ifndef CNGHTTP2_H
 #define CNGHTTP2_H
 

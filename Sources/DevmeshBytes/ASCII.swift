@@ -23,7 +23,7 @@ public enum ASCII {
     }
 
     /// Compares `bytes` with `literal` byte for byte, a word at a time: for names known to be
-    /// lower case already (HTTP/2 field names: nghttp2 rejects any other on receive), where a
+    /// lower case already (HTTP/2 field names: the session rejects any other on receive), where a
     /// case-folding byte loop cost 100 instructions per field of a gRPC request head.
     @inlinable @inline(__always)
     public static func equalsExactly(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {

@@ -11,9 +11,12 @@ public struct HTTP2Counters: Sendable, Equatable {
     public var quickResets = 0
     /// Header blocks over `maxHeaderListBytes` or `maxHeaderFieldCount`.
     public var headerListsTooLarge = 0
-    /// Header fields nghttp2 found invalid (RFC 9113 §8.2); each resets its stream.
+    /// Header fields with a byte RFC 9113 §8.2.1 does not allow (or an empty name); each resets
+    /// its stream (and counts as an invalid frame too).
     public var invalidHeaderFields = 0
-    /// Frames nghttp2 rejected (stream or connection errors it answered itself).
+    /// Frames rejected: stream or connection errors nghttp2 answered itself, and header blocks
+    /// the session reset as malformed (RFC 9113 §8.1.1; a body that breaks content-length is not
+    /// counted here, as nghttp2 did not count it either).
     public var invalidFrames = 0
     /// Frames with an empty payload (DATA without END_STREAM, HEADERS/CONTINUATION without
     /// END_HEADERS, or padding only).

@@ -50,6 +50,11 @@ extension HTTP2Session {
         assert(!isDispatching, "submitRequest called from inside a delegate callback")
         guard !isDispatching, availableStreamSlots > 0 else { return nil }
         let slot = streams.allocate(id: 0)
+        // The response rules depend on the method (a HEAD or CONNECT answer has no sized body).
+        for field in headers where field.name.count == 7 && ASCII.equalsExactly(field.name, ":method") {
+            streams[slot].message.recordRequestMethod(field.value)
+            break
+        }
         let head = OwnedHeaderBlock(copying: headers, allocator: chunks.allocator)
         var provider = NghttpCallbacks.dataProvider(slot: slot)
         let id = endStream
@@ -233,6 +238,8 @@ extension HTTP2Session {
             _ = nghttp2_submit_rst_stream(nghttp, CNghttp2_FLAG_NONE, id, code)
         case let .consume(id, bytes):
             _ = nghttp2_session_consume(nghttp, id, bytes)
+        case let .consumeConnection(bytes):
+            _ = nghttp2_session_consume_connection(nghttp, bytes)
         case let .goAway(code, graceful):
             applyGoAway(HTTP2ErrorCode(code), graceful: graceful)
         case .finishShutdown:
@@ -266,6 +273,8 @@ enum DeferredAction {
     case reset(stream: Int32, code: UInt32)
     /// Credits received bytes back to the windows (the connection's only, once the stream closed).
     case consume(stream: Int32, bytes: Int)
+    /// Credits bytes of a stream reset as malformed back to the connection window only.
+    case consumeConnection(bytes: Int)
     case goAway(code: UInt32, graceful: Bool)
     case finishShutdown
     case ping

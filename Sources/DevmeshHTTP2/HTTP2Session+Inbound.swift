@@ -50,7 +50,8 @@ extension HTTP2Session {
         let id = frame.pointee.hd.stream_id
         collector.releaseAll()
         let slot: Int
-        if role == .server && Int32(frame.pointee.headers.cat.rawValue) == CNghttp2_HCAT_REQUEST {
+        let category = Int32(frame.pointee.headers.cat.rawValue)
+        if role == .server && category == CNghttp2_HCAT_REQUEST {
             slot = streams.allocate(id: id)
             streams[slot].openedAt = now
             counters.streamsOpened += 1
@@ -60,24 +61,59 @@ extension HTTP2Session {
             return 0
         }
         collector.slot = slot
+        // nghttp2 calls the first block of a stream REQUEST (server) or RESPONSE (client) and
+        // every later one HEADERS; after a 1xx, a later block is a response head again.
+        if role == .server {
+            blockInFlight = category == CNghttp2_HCAT_REQUEST ? .requestHead : .requestTrailers
+        } else {
+            blockInFlight = category == CNghttp2_HCAT_RESPONSE || streams[slot].message.expectsFinalResponse
+                ? .responseHead : .responseTrailers
+        }
         streams[slot].headerListBytes = 0
         streams[slot].headerFieldCount = 0
         streams[slot].headerListRejected = false
         return 0
     }
 
-    /// One decoded field. Counts the RFC 9113 §6.5.2 size of the block and keeps the field.
+    /// One decoded field: checked against RFC 9113 §8 (the only walk over its bytes), then
+    /// counted toward the §6.5.2 size of the block and kept.
     func onHeader(_ frame: UnsafePointer<nghttp2_frame>, name: OpaquePointer, value: OpaquePointer) -> Int32 {
         let id = frame.pointee.hd.stream_id
         let slot = collector.slot
         guard slot >= 0, streams[slot].id == id else { return 0 }
-        if streams[slot].headerListRejected || streams[slot].answeredLocally { return 0 }
         let nameBytes = nghttp2_rcbuf_get_buf(name)
         let valueBytes = nghttp2_rcbuf_get_buf(value)
-        streams[slot].headerListBytes += nameBytes.len + valueBytes.len + 32
-        // SAFETY: nghttp2 rejects empty names before this callback, so byte 0 exists.
-        if nameBytes.len == 0 || nameBytes.base[0] != UInt8(ascii: ":") {
-            streams[slot].headerFieldCount += 1
+        let nameView = UnsafeRawBufferPointer(start: nameBytes.base, count: nameBytes.len)
+        let valueView = UnsafeRawBufferPointer(start: valueBytes.base, count: valueBytes.len)
+        // The rules come first, for every block of the stream (also one over our size limits or
+        // answered 431): nghttp2 ran them before this callback.
+        var verdict = FieldVerdict.accept
+        if knownFields.contains(name: name, value: value) {
+            streams[slot].message.knownPlainField()
+        } else {
+            switch blockInFlight {
+            case .requestHead: verdict = streams[slot].message.requestField(name: nameView, value: valueView, trailers: false)
+            case .requestTrailers: verdict = streams[slot].message.requestField(name: nameView, value: valueView, trailers: true)
+            case .responseHead: verdict = streams[slot].message.responseField(name: nameView, value: valueView, trailers: false)
+            case .responseTrailers: verdict = streams[slot].message.responseField(name: nameView, value: valueView, trailers: true)
+            }
+            if verdict == .acceptPlain {
+                verdict = .accept
+                knownFields.remember(name: name, value: value, byteCount: nameBytes.len &+ valueBytes.len)
+            }
+        }
+        if verdict != .accept && enforcesMessageRules {
+            if verdict == .drop { return 0 }
+            if verdict == .invalidField { counters.invalidHeaderFields += 1 }
+            return rejectMalformedHeaders(slot: slot, id: id)
+        }
+        if streams[slot].headerListRejected || streams[slot].answeredLocally { return 0 }
+        // Wrapping adds: a field is at most 64 KiB (nghttp2's cap) and the block stops growing
+        // at our limit, so these cannot overflow.
+        streams[slot].headerListBytes &+= nameBytes.len &+ valueBytes.len &+ 32
+        // SAFETY: the rules above refuse an empty name, so byte 0 exists.
+        if nameBytes.base[0] != UInt8(ascii: ":") {
+            streams[slot].headerFieldCount &+= 1
         }
         if streams[slot].headerListBytes > settings.maxHeaderListBytes
             || streams[slot].headerFieldCount > settings.maxHeaderFieldCount {
@@ -102,12 +138,36 @@ extension HTTP2Session {
         return CNghttp2_ERR_TEMPORAL_CALLBACK_FAILURE
     }
 
+    /// RFC 9113 §8.1.1: "Malformed requests or responses that are detected MUST be treated as a
+    /// stream error (Section 5.4.2) of type PROTOCOL_ERROR." RST_STREAM is submitted here, from
+    /// inside the callback, as nghttp2 does for its own checks at the same point (and documents
+    /// for header callbacks), so the stream is closing at once: nghttp2 delivers nothing more of
+    /// it. Counted as an invalid frame, like the library's report of its own finds.
+    private func rejectMalformedHeaders(slot: Int, id: Int32) -> Int32 {
+        counters.invalidFrames += 1
+        markMalformed(slot: slot, id: id)
+        collector.releaseAll()
+        return CNghttp2_ERR_TEMPORAL_CALLBACK_FAILURE
+    }
+
+    private func markMalformed(slot: Int, id: Int32) {
+        streams[slot].malformed = true
+        _ = nghttp2_submit_rst_stream(nghttp, CNghttp2_FLAG_NONE, id, HTTP2ErrorCode.protocolError.rawValue)
+    }
+
     func onFrameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         let header = frame.pointee.hd
         switch header.type {
         case CNghttp2_HEADERS:
             deliverHeaderBlock(streamID: header.stream_id, endStream: header.flags & CNghttp2_FLAG_END_STREAM != 0)
         case CNghttp2_DATA:
+            // nghttp2 reports DATA only on streams it has not reset, so a malformed one never
+            // gets here. The end must match content-length and follow a final response.
+            if header.flags & CNghttp2_FLAG_END_STREAM != 0, enforcesMessageRules,
+               let slot = slot(of: header.stream_id), !streams[slot].message.endOfStream() {
+                markMalformed(slot: slot, id: header.stream_id)
+                return 0
+            }
             // A DATA frame made of padding only is as empty as a zero-length one.
             if header.flags & CNghttp2_FLAG_PADDED != 0 {
                 if header.length == frame.pointee.data.padlen && header.flags & CNghttp2_FLAG_END_STREAM == 0 {
@@ -146,32 +206,59 @@ extension HTTP2Session {
 
     private func deliverHeaderBlock(streamID id: Int32, endStream: Bool) {
         defer { collector.releaseAll() }
+        guard let slot = slot(of: id), collector.slot == slot else { return }
+        // The block's own rules first (nghttp2 checked them before this callback), whatever
+        // else becomes of it.
+        let kind: HTTP2HeaderBlockKind
+        var wellFormed: Bool
+        switch blockInFlight {
+        case .requestHead:
+            kind = .request
+            wellFormed = streams[slot].message.endOfRequestHead()
+        case .responseHead:
+            let outcome = streams[slot].message.endOfResponseHead()
+            kind = outcome == .informational ? .informational : .response
+            wellFormed = outcome != .malformed
+        case .requestTrailers, .responseTrailers:
+            // RFC 9113 §8.1: a trailer section ends the stream.
+            kind = .trailers
+            wellFormed = endStream
+        }
+        if wellFormed && endStream { wellFormed = streams[slot].message.endOfStream() }
+        if !wellFormed && enforcesMessageRules {
+            counters.invalidFrames += 1
+            markMalformed(slot: slot, id: id)
+            return
+        }
         // A request answered 431 may still send trailers: the proxy never saw the stream.
-        guard let slot = slot(of: id), collector.slot == slot, !streams[slot].answeredLocally else { return }
+        guard !streams[slot].answeredLocally else { return }
         if streams[slot].headerListRejected {
             // Only a server's request head gets here (other blocks were reset).
             streams[slot].answeredLocally = true
             deferred.append(.answerHeadersTooLarge(stream: id, slot: slot))
             return
         }
-        let kind: HTTP2HeaderBlockKind
-        if streams[slot].headReceived {
-            kind = .trailers
-        } else if role == .server {
-            kind = .request
-            streams[slot].headReceived = true
-        } else if isInformational(collector.value(of: ":status")) {
-            kind = .informational
-        } else {
-            kind = .response
-            streams[slot].headReceived = true
-        }
+        if kind == .request || kind == .response { streams[slot].headReceived = true }
         streams[slot].announced = true
         delegate?.http2Session(self, didReceiveHeaders: collector.view, kind: kind,
                                stream: HTTP2StreamID(id), endStream: endStream)
     }
 
     func onDataChunk(streamID id: Int32, bytes: UnsafeRawBufferPointer) -> Int32 {
+        if let slot = slot(of: id), enforcesMessageRules {
+            // A stream reset as malformed by an earlier chunk of this frame (nghttp2 delivers the
+            // rest of a frame it already started) gives the bytes back to the connection, as
+            // nghttp2 did for the DATA it dropped.
+            if streams[slot].malformed {
+                deferred.append(.consumeConnection(bytes: bytes.count))
+                return 0
+            }
+            if !streams[slot].message.dataReceived(bytes.count) {
+                markMalformed(slot: slot, id: id)
+                deferred.append(.consumeConnection(bytes: bytes.count))
+                return 0
+            }
+        }
         guard let slot = slot(of: id), streams[slot].announced, !streams[slot].answeredLocally else {
             // Nobody will consume these bytes: give the window back right away.
             deferred.append(.consume(stream: id, bytes: bytes.count))
@@ -191,6 +278,10 @@ extension HTTP2Session {
             reason = .refused
         } else if state.resetByPeer {
             reason = .resetByPeer(code)
+        } else if state.malformed {
+            // Reset by us for a malformed message; nghttp2 may close it before our RST_STREAM
+            // is out (with no error, when its END_STREAM was the last thing both ways).
+            reason = .resetLocally(.protocolError)
         } else if state.resetLocally || code != .noError {
             reason = .resetLocally(code)
         } else {
@@ -255,10 +346,4 @@ struct AbuseGuardState {
     var highestPeerStreamID: Int32 = 0
     var closedPeerStreams = 0
     var quickResets = 0
-}
-
-/// True for a `:status` of 1xx (RFC 9110 §15.2).
-private func isInformational(_ status: UnsafeRawBufferPointer?) -> Bool {
-    guard let status, status.count == 3 else { return false }
-    return status[0] == UInt8(ascii: "1")
 }

@@ -58,6 +58,14 @@ public final class HTTP2Session {
     let nghttp: OpaquePointer
     var streams: StreamTable
     var collector: HeaderBlockCollector
+    /// What the header block being received is, as the message rules read it (set when it
+    /// begins; RFC 9113 §6.10 lets only one block be in flight per connection).
+    var blockInFlight = InboundBlock.requestHead
+    /// Fields already checked on this connection, skipped when HPACK sends them again.
+    var knownFields = KnownFieldCache()
+    /// The session resets malformed messages itself (RFC 9113 §8, `MessageState`). False only
+    /// for tests that let nghttp2 check instead, to compare the two (`LibraryParityTests`).
+    let enforcesMessageRules: Bool
     /// Where stream send buffers come from (shared by a worker's sessions, or this session's own).
     let chunks: HTTP2BufferPool
 
@@ -94,7 +102,15 @@ public final class HTTP2Session {
     /// WINDOW_UPDATE): call `produce` before anything else is expected from the peer.
     /// `bufferPool` is normally the worker's shared pool; its chunk size must equal
     /// `settings.streamSendBufferBytes`. Without one the session gets a small pool of its own.
-    public init(role: HTTP2Role, settings: HTTP2Settings = HTTP2Settings(), bufferPool: HTTP2BufferPool? = nil) {
+    public convenience init(role: HTTP2Role, settings: HTTP2Settings = HTTP2Settings(),
+                            bufferPool: HTTP2BufferPool? = nil) {
+        self.init(role: role, settings: settings, bufferPool: bufferPool, messageRulesByLibrary: false)
+    }
+
+    /// `messageRulesByLibrary`: nghttp2 checks RFC 9113 §8 (its HTTP messaging on) and the
+    /// session only follows along; the way the proxy ran before it did the checks itself. Kept
+    /// for the tests that hold the session's rules against the library's.
+    init(role: HTTP2Role, settings: HTTP2Settings, bufferPool: HTTP2BufferPool?, messageRulesByLibrary: Bool) {
         if let problem = settings.validationProblem() { preconditionFailure("HTTP2Settings: \(problem)") }
         let pool = bufferPool ?? HTTP2BufferPool(chunkBytes: settings.streamSendBufferBytes, maxIdleChunks: 4,
                                                  maxIdleBlocksPerSize: 16)
@@ -102,12 +118,14 @@ public final class HTTP2Session {
                      "HTTP2BufferPool chunks must be settings.streamSendBufferBytes long")
         self.role = role
         self.settings = settings
+        enforcesMessageRules = !messageRulesByLibrary
         streams = StreamTable(expectedStreams: settings.maxConcurrentStreams)
         collector = HeaderBlockCollector(initialCapacity: 16)
         chunks = pool
         deferred.reserveCapacity(32)
         roomNotices.reserveCapacity(16)
-        nghttp = NghttpCallbacks.makeSession(role: role, settings: settings, allocator: pool.allocator)
+        nghttp = NghttpCallbacks.makeSession(role: role, settings: settings, allocator: pool.allocator,
+                                             httpMessaging: messageRulesByLibrary)
         nghttp2_session_set_user_data(nghttp, Unmanaged.passUnretained(self).toOpaque())
         submitInitialSettings()
     }
@@ -116,6 +134,7 @@ public final class HTTP2Session {
         // The collector holds references into nghttp2's memory: drop them first.
         collector.releaseAll()
         collector.deallocate()
+        knownFields.releaseAll()
         nghttp2_session_set_user_data(nghttp, nil)
         nghttp2_session_del(nghttp)
         // nghttp2 is gone, and with it every reference into the streams' header blocks.
@@ -301,6 +320,19 @@ public final class HTTP2Session {
             precondition(raised == 0, "nghttp2_session_set_local_window_size failed: \(raised)")
         }
     }
+}
+
+/// Which kind of header block is being received, from nghttp2's category of its HEADERS frame and
+/// the stream's history: it picks the rules its fields are held to.
+enum InboundBlock {
+    /// Server role: the request head (the HEADERS that opened the stream).
+    case requestHead
+    /// Server role: any later block, the request's trailer section.
+    case requestTrailers
+    /// Client role: a response head, interim (1xx) or final.
+    case responseHead
+    /// Client role: a block after the final response head.
+    case responseTrailers
 }
 
 /// Where a graceful shutdown stands (RFC 9113 §6.8: GOAWAY with 2^31-1, then the real last id).

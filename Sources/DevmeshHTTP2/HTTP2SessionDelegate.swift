@@ -13,7 +13,7 @@ import DevmeshBytes
 /// a callback either: close the connection after `receive`/`produce` has returned.
 public protocol HTTP2SessionDelegate: AnyObject {
     /// A header block arrived. `fields` lists every field in order, pseudo-header fields first
-    /// (names are lower case: nghttp2 rejects anything else, RFC 9113 §8.2.1). The fields point
+    /// (names are lower case: the session rejects anything else, RFC 9113 §8.2.1). The fields point
     /// into nghttp2's memory and are valid only during this call: copy what must outlive it.
     /// With `endStream` the peer's side of the stream ends with this block.
     func http2Session(_ session: HTTP2Session, didReceiveHeaders fields: UnsafeBufferPointer<HeaderField>,
@@ -22,7 +22,7 @@ public protocol HTTP2SessionDelegate: AnyObject {
     /// Body bytes arrived (they point into the buffer given to `receive`, valid during this call
     /// only). The stream's receive window stays closed by these bytes until `consume` is called
     /// for them: call it once the other side has taken them. A last call with empty `bytes` and
-    /// `endStream` marks the end of the body (after nghttp2 checked content-length).
+    /// `endStream` marks the end of the body (after the session checked content-length).
     func http2Session(_ session: HTTP2Session, didReceiveData bytes: UnsafeRawBufferPointer,
                       stream: HTTP2StreamID, endStream: Bool)
 

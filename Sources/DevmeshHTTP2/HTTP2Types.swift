@@ -88,7 +88,7 @@ public enum HTTP2StreamCloseReason: Sendable, Equatable {
     case finished
     /// The peer sent RST_STREAM with this code (other than REFUSED_STREAM).
     case resetByPeer(HTTP2ErrorCode)
-    /// This side reset the stream: `resetStream`, or nghttp2 found the peer's message malformed
+    /// This side reset the stream: `resetStream`, or the session found the peer's message malformed
     /// (RFC 9113 §8.1.1), or a limit of ours was exceeded.
     case resetLocally(HTTP2ErrorCode)
     /// The peer did not process the stream: RST_STREAM(REFUSED_STREAM), or the stream is above

@@ -33,6 +33,7 @@ struct HeaderBlockCollector {
 
     /// Keeps `name` and `value` alive and records the field; `nameBytes` and `valueBytes` are
     /// their contents (`nghttp2_rcbuf_get_buf`, which the caller already asked for).
+    @inline(__always)
     mutating func append(name: OpaquePointer, value: OpaquePointer, nameBytes: nghttp2_vec, valueBytes: nghttp2_vec) {
         if count == capacity { grow() }
         nghttp2_rcbuf_incref(name)
@@ -57,14 +58,6 @@ struct HeaderBlockCollector {
         }
         count = 0
         slot = -1
-    }
-
-    /// The value of the first field named `name` (a pseudo-header such as ":status").
-    func value(of name: StaticString) -> UnsafeRawBufferPointer? {
-        for index in 0..<count where ASCII.equalsCaseInsensitive(fields[index].name, lowercased: name) {
-            return fields[index].value
-        }
-        return nil
     }
 
     private mutating func grow() {

@@ -25,6 +25,14 @@ final class NghttpAllocator {
     private let idleCounts: UnsafeMutablePointer<Int>
     /// Calls that reached `malloc` (for tests and the allocation budget).
     private(set) var systemAllocations = 0
+    /// Of those, blocks over the largest class (freed straight back to the system).
+    private(set) var largeAllocations = 0
+
+    /// Recycled blocks waiting in the free lists (for tests: with nothing freed to the system,
+    /// `systemAllocations - largeAllocations - idleBlocks` blocks are still in use).
+    var idleBlocks: Int {
+        (0..<NghttpAllocator.classCount).reduce(0) { $0 + idleCounts[$1] }
+    }
 
     init(maxIdlePerClass: Int) {
         self.maxIdlePerClass = maxIdlePerClass
@@ -82,6 +90,7 @@ final class NghttpAllocator {
         let usable = sizeClass < NghttpAllocator.classCount ? NghttpAllocator.classBytes(sizeClass) : size
         guard let block = Glibc.malloc(NghttpAllocator.headerBytes + usable) else { return nil }
         systemAllocations += 1
+        if sizeClass >= NghttpAllocator.classCount { largeAllocations += 1 }
         block.storeBytes(of: sizeClass < NghttpAllocator.classCount ? UInt32(sizeClass) : NghttpAllocator.largeClass,
                          as: UInt32.self)
         block.storeBytes(of: usable, toByteOffset: 8, as: Int.self)

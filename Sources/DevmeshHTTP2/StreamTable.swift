@@ -29,6 +29,11 @@ struct StreamState {
     var resetLocally = false
     /// Bytes delivered to the delegate and not yet consumed: credited back on close.
     var unconsumedBytes = 0
+    /// Where the received message stands against RFC 9113 §8's rules.
+    var message = MessageState()
+    /// The received message broke a rule of §8 (`MessageState`) and the session reset the
+    /// stream with PROTOCOL_ERROR: nothing more of it is delivered, and it closes as reset.
+    var malformed = false
 
     // MARK: Sending side
 

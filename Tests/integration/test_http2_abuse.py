@@ -299,6 +299,18 @@ MALFORMED = [
     ("te-not-trailers", BASE + [("te", "gzip")]),
     ("newline-in-value", BASE + [("x-a", "1\r\nx-b: 2")]),
     ("space-in-name", BASE + [("x a", "1")]),
+    # RFC 9113 §8 rules devmesh checks itself (nghttp2's HTTP messaging is off), over a socket.
+    ("del-in-value", BASE + [("x-a", "1\x7f")]),
+    ("leading-space-in-value", BASE + [("x-a", " 1")]),
+    ("empty-method", without(":method") + [(":method", "")]),
+    ("star-path-for-get", without(":path") + [(":path", "*")]),
+    ("relative-path-for-http", without(":path") + [(":path", "a/b")]),
+    ("no-authority-and-no-host", without(":authority")),
+    ("duplicate-host", BASE + [("host", "devmesh.test"), ("host", "devmesh.test")]),
+    ("extended-connect-protocol", BASE + [(":protocol", "websocket")]),
+    ("connect-with-path", [(":method", "CONNECT"), (":authority", "devmesh.test:80"), (":path", "/")]),
+    ("content-length-list", BASE + [("content-length", "0,0")]),
+    ("content-length-without-body", BASE + [("content-length", "5")]),
 ]
 
 
@@ -324,6 +336,39 @@ def test_valid_counterparts_are_forwarded(mesh: Any) -> None:
         r = c.response(c.request(BASE + extra + [("x-test-id", test_id)]))
         assert r.status == 200, (extra, r)
         assert len(mesh.upstream.by_test_id(test_id)) == 1
+    c.close()
+
+
+def test_host_stands_in_for_authority(mesh: Any) -> None:
+    """RFC 9113 §8.3.1: a request may carry host instead of :authority (as nghttp2 accepted); it is
+    routed and forwarded."""
+    c = H2Client(mesh.port)
+    test_id = new_id("host-only")
+    r = c.response(c.request(without(":authority") + [("host", "devmesh.test"), ("x-test-id", test_id)]))
+    assert r.status == 200, r
+    assert len(mesh.upstream.by_test_id(test_id)) == 1
+    c.close()
+
+
+@pytest.mark.parametrize("case,trailers,end_stream", [
+    ("trailers-without-end-stream", [("x-t", "1")], False),
+    ("pseudo-header-in-trailers", [(":path", "/")], True),
+    ("connection-field-in-trailers", [("connection", "close")], True),
+])
+def test_malformed_trailers_reset_the_stream(mesh: Any, case: str, trailers: list, end_stream: bool) -> None:
+    """RFC 9113 §8.1: a trailer section ends the stream and holds no pseudo-header or
+    connection-specific field; otherwise the request is malformed and the upstream never gets
+    its end."""
+    c = H2Client(mesh.port)
+    test_id = new_id(case)
+    sid = c.request(request_headers("POST", extra=[("x-test-id", test_id)]), end_stream=False)
+    c.send_data(sid, b"abc")
+    c.send(c.io.headers_frame(sid, trailers, end_stream=end_stream))
+    r = c.response(sid)
+    assert r.reset_code == PROTOCOL_ERROR, f"{case}: {error_name(r.reset_code)} {r}"
+    assert not [q for q in mesh.upstream.by_test_id(test_id) if q.complete], "the upstream got a complete request"
+    ok = c.response(c.get("/next"))
+    assert ok.status == 200
     c.close()
 
 

@@ -16,11 +16,15 @@ from typing import Any
 
 import pytest
 
+import socket
+import threading
+
 from grpc_support.fixtures import KEY, baggage, h2_upstreams, nginx_h2  # noqa: F401
 from harness import net
 from harness.checks import new_id
 from harness.h2client import H2Client, request_headers
-from harness.h2frames import INTERNAL_ERROR
+from harness.h2frames import (INTERNAL_ERROR, PREFACE, PROTOCOL_ERROR, Closed, DataFrame, FrameIO, HeadersFrame,
+                              PingFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame, ping_frame, settings_frame)
 
 
 def fire(port: int, n: int, extra=(), timeout: float = 10.0) -> tuple[H2Client, list[tuple[str, int]]]:
@@ -198,3 +202,111 @@ def test_http1_client_gets_h2c_trailers_as_chunked_trailers(h2_upstreams: Any, d
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in head.lower(), head
     assert body.endswith(b"0\r\nx-checksum: abc\r\n\r\n"), body
+
+
+# ---- malformed upstream responses (RFC 9113 §8.1.1, checked by devmesh's client session) ------
+
+# Per request path, the frames the scripted upstream answers with (stream id given).
+MALFORMED_RESPONSES = {
+    # Before any valid head: devmesh answers 502 itself.
+    "/no-status": lambda io, sid: [io.headers_frame(sid, [("x-a", "1")], end_stream=True)],
+    "/status-101": lambda io, sid: [io.headers_frame(sid, [(":status", "101")], end_stream=True)],
+    "/connection-field": lambda io, sid: [io.headers_frame(sid, [(":status", "200"), ("connection", "close")],
+                                                           end_stream=True)],
+    "/interim-with-end-stream": lambda io, sid: [io.headers_frame(sid, [(":status", "103")], end_stream=True)],
+    # After a valid head: the client's stream is reset, never ended as if complete.
+    "/body-over-content-length": lambda io, sid: [
+        io.headers_frame(sid, [(":status", "200"), ("content-length", "3")]), DataFrame(sid, b"abcd", flags=["END_STREAM"])],
+    "/body-under-content-length": lambda io, sid: [
+        io.headers_frame(sid, [(":status", "200"), ("content-length", "3")]), DataFrame(sid, b"ab", flags=["END_STREAM"])],
+    "/204-with-body": lambda io, sid: [io.headers_frame(sid, [(":status", "204")]), DataFrame(sid, b"x", flags=["END_STREAM"])],
+    "/trailers-without-end-stream": lambda io, sid: [
+        io.headers_frame(sid, [(":status", "200")]), DataFrame(sid, b"ab"), io.headers_frame(sid, [("x-t", "1")])],
+    "/head-with-body": lambda io, sid: [io.headers_frame(sid, [(":status", "200")]),
+                                        DataFrame(sid, b"x", flags=["END_STREAM"])],
+}
+
+
+class ScriptedUpstream:
+    """An h2c upstream that answers each request with the frames MALFORMED_RESPONSES lists for its
+    path (a plain 200 for any other path), and records the RST_STREAM codes it receives."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((net.LOOPBACK, 0))
+        self._listener.listen(16)
+        self.address = f"{net.LOOPBACK}:{self._listener.getsockname()[1]}"
+        self.resets: list[int] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            sock.settimeout(10)
+            preface = b""
+            while len(preface) < len(PREFACE):
+                chunk = sock.recv(len(PREFACE) - len(preface))
+                if not chunk:
+                    return
+                preface += chunk
+            io = FrameIO(sock)
+            io.send(settings_frame({SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20}), WindowUpdateFrame(0, 1 << 24))
+            while True:
+                got = io.read(30)
+                if isinstance(got, Closed):
+                    return
+                frame = got.frame
+                if isinstance(frame, SettingsFrame) and "ACK" not in frame.flags:
+                    io.send(settings_frame(ack=True))
+                elif isinstance(frame, PingFrame) and "ACK" not in frame.flags:
+                    io.send(ping_frame(frame.opaque_data, ack=True))
+                elif isinstance(frame, RstStreamFrame):
+                    with self._lock:
+                        self.resets.append(frame.error_code)
+                elif isinstance(frame, HeadersFrame) and got.block is not None:
+                    path = got.block.get(":path") or ""
+                    answer = MALFORMED_RESPONSES.get(path)
+                    if answer is None:
+                        io.send(io.headers_frame(frame.stream_id, [(":status", "200"), ("content-length", "3")]),
+                                DataFrame(frame.stream_id, b"ok\n", flags=["END_STREAM"]))
+                    else:
+                        io.send(*answer(io, frame.stream_id))
+        except (OSError, net.DeadlineExceeded):
+            pass
+        finally:
+            sock.close()
+
+
+@pytest.mark.parametrize("path", list(MALFORMED_RESPONSES), ids=[p.strip("/") for p in MALFORMED_RESPONSES])
+def test_malformed_upstream_response_never_completes_the_client_stream(devmesh: Any, path: str) -> None:
+    """F21 (h2c): a response that breaks RFC 9113 §8 is malformed: devmesh resets the upstream stream with
+    PROTOCOL_ERROR, and the client gets 502 when nothing of a response had gone out yet, or a reset
+    stream (never a clean end) when the head had; the connection keeps serving."""
+    upstream = ScriptedUpstream()
+    try:
+        dm = devmesh("--baseline", upstream.address, "--upstream-protocol", "h2c")
+        c = H2Client(dm.port)
+        method = "HEAD" if path == "/head-with-body" else "GET"
+        r = c.response(c.request(request_headers(method, path)), timeout=10)
+        if path in ("/no-status", "/status-101", "/connection-field", "/interim-with-end-stream"):
+            assert r.status == 502 and r.ended, f"{path}: {r}"
+        else:
+            assert r.reset_code is not None and not r.ended, f"{path}: {r}"
+        net.wait_until(lambda: PROTOCOL_ERROR in upstream.resets, 5, "RST_STREAM(PROTOCOL_ERROR) upstream")
+        ok = c.response(c.get("/fine"), timeout=10)
+        assert ok.status == 200 and bytes(ok.data) == b"ok\n", ok
+        c.close()
+    finally:
+        upstream.close()

@@ -197,7 +197,7 @@ final class StreamExchange: EventHandler {
     }
 
     /// Picks out of `requestHeaders` what routing and translation need: the pseudo-headers, gRPC,
-    /// its deadline, the body length. The names are lower case (nghttp2 rejects any other in an
+    /// its deadline, the body length. The names are lower case (the session rejects any other in an
     /// HTTP/2 request, and the HTTP/1.1 translation lower-cases them), so they are compared
     /// exactly, a word at a time.
     private func scanRequestHead() {

@@ -2,7 +2,7 @@
 # System benchmarks: devmesh side by side with nginx, HAProxy and Envoy (docs/benchmarks.md).
 #
 #   scripts/bench.sh [--quick|--full] [--only S1,S8] [--proxies devmesh,haproxy] [--layout A|B]
-#                    [--out DIR] [--repeats N] [--measure-seconds S] [--no-install] [--no-build]
+#                    [--out DIR] [--repeats N] [--measure-seconds S] [--set FIELD=V1,V2] [--no-install] [--no-build]
 #   scripts/bench.sh --list            # the scenarios
 #   scripts/bench.sh --full --only S1,S4 --estimate   # how long that selection takes, per scenario
 #   scripts/bench.sh --report DIR      # rewrite results.md and the plots of a past run
@@ -31,7 +31,7 @@ while (($#)); do
         --no-install) install=0 ;;
         --no-build) build=0 ;;
         --out) out=$2; shift ;;
-        --only|--proxies|--layout|--repeats|--measure-seconds|--report) passthrough+=("$1" "$2"); shift ;;
+        --only|--proxies|--layout|--repeats|--measure-seconds|--set|--report) passthrough+=("$1" "$2"); shift ;;
         --quick|--full|--list|--estimate) passthrough+=("$1") ;;
         *) echo "bench.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include "CDevmeshLinux.h"
 
@@ -28,4 +29,8 @@ int CDevmeshLinux_peerCredentials(int fd, int32_t *pid, uint32_t *uid) {
     *pid = credentials.pid;
     *uid = credentials.uid;
     return 0;
+}
+
+int CDevmeshLinux_setTimerSlack(unsigned long nanoseconds) {
+    return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
 }

@@ -40,6 +40,8 @@ public struct QuickStartOptions: Sendable, Equatable {
     public var accessLog: String?
     /// `--handover-socket PATH`: hand listeners over to / take them from another devmesh.
     public var handoverSocket: String?
+    /// `--batch-window-us N` (0–1000; 0 turns batching off).
+    public var batchWindowMicroseconds: String? = nil
 
     /// The service name the flags' single service gets (in logs, metrics and `/routes`).
     public static let quickStartServiceName = "default"
@@ -249,6 +251,17 @@ public struct QuickStartOptions: Sendable, Equatable {
                 } else {
                     diagnostics.report("out of range (\(Bounds.workers.lowerBound)-\(Bounds.workers.upperBound), "
                                        + "or auto)", at: location)
+                }
+            }
+        }
+        if let batchWindowMicroseconds {
+            let location = Location.flag("--batch-window-us", value: batchWindowMicroseconds)
+            if let value = parse(batchWindowMicroseconds, at: location, diagnostics, QuantitySyntax.integer) {
+                if Bounds.batchWindowMicroseconds.contains(value) {
+                    configuration.batchWindowMicroseconds = value
+                } else {
+                    diagnostics.report("out of range (\(Bounds.batchWindowMicroseconds.lowerBound)-"
+                                       + "\(Bounds.batchWindowMicroseconds.upperBound))", at: location)
                 }
             }
         }

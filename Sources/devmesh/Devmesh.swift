@@ -69,6 +69,9 @@ struct Proxy: ParsableCommand {
     @Option(name: .customLong("handover-socket"),
             help: "Unix socket path for binary upgrades: take the listeners of the devmesh serving there, then serve it.")
     var handoverSocket: String?
+    @Option(name: .customLong("batch-window-us"),
+            help: "Microseconds a busy worker waits to batch what arrives (0-1000, default 50; 0 = off).")
+    var batchWindowUs: String?
 
     func run() throws {
         // Before anything can start a thread (configuration loading uses Foundation): every
@@ -79,12 +82,13 @@ struct Proxy: ParsableCommand {
             FileHandleStderr.write("devmesh: cannot block signals: \(error)\n")
             throw ExitCode(1)
         }
-        let options = QuickStartOptions(configPath: config, listen: listen, baseline: baseline, routes: route,
+        var options = QuickStartOptions(configPath: config, listen: listen, baseline: baseline, routes: route,
                                         fallback: fallback, upstreamProtocol: upstreamProtocol,
                                         agent: agent, workload: workload, workloadPort: workloadPort,
                                         customHeaders: customHeader, workers: workers,
                                         admin: admin, drainTimeout: drainTimeout, accessLog: accessLog,
                                         handoverSocket: handoverSocket)
+        options.batchWindowMicroseconds = batchWindowUs
         let configuration: ProxyConfiguration
         do {
             configuration = try options.makeConfiguration()

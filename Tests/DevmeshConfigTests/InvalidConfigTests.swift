@@ -66,6 +66,8 @@ final class InvalidConfigTests: XCTestCase {
         (withServices("drain_timeout: 0s"), "drain_timeout: cannot be 0 (this timeout cannot be switched off)"),
         (withServices("drain_timeout: 25h"), "drain_timeout: 25h is out of range (1ms-24h)"),
         (withServices("drain_timeout: off"), "drain_timeout: expected a duration such as 15s or 250ms, got 'off'"),
+        (withServices("batch_window_us: 1001"), "test.yaml:1: batch_window_us: 1,001 is out of range (0-1,000)"),
+        (withServices("batch_window_us: 50us"), "test.yaml:1: batch_window_us: expected a whole number, got '50us'"),
         (withServices("access_log: logs/a.jsonl"), "access_log: 'logs/a.jsonl' is not an absolute path"),
         (withServices("access_log: \"\""), "access_log: expected off, stdout or an absolute file path"),
 

@@ -54,6 +54,7 @@ final class ValidConfigTests: XCTestCase {
             admin: 127.0.0.1:9901
             drain_timeout: 45s
             access_log: /var/log/devmesh/access.jsonl
+            batch_window_us: 200
             limits:
               max_head_bytes: 32KiB
               max_header_count: 200
@@ -99,7 +100,7 @@ final class ValidConfigTests: XCTestCase {
                                endpoints: [EndpointSpec(host: "10.0.0.3", port: 80)], fallback: .fail)],
             upstreamProtocol: .h2c)
         let fallback = ServiceSpec(name: "default", baseline: [EndpointSpec(host: "127.0.0.1", port: 9001)])
-        let expected = ProxyConfiguration(
+        var expected = ProxyConfiguration(
             listeners: [ListenAddress(host: "0.0.0.0", port: 8080), ListenAddress(host: "::1", port: 8081),
                         ListenAddress(host: "localhost", port: 0)],
             workers: 2, admin: ListenAddress(host: "127.0.0.1", port: 9901), drainTimeout: Milliseconds(45_000),
@@ -114,6 +115,7 @@ final class ValidConfigTests: XCTestCase {
             routing: RoutingSpec(services: [web, fallback],
                                  carriers: CarrierSpec(keyNames: ["sd-routing-key"],
                                                        customHeaders: ["x-sandbox", "x-dev-key"])))
+        expected.batchWindowMicroseconds = 200
         XCTAssertEqual(parse(yaml), expected)
     }
 
@@ -130,6 +132,9 @@ final class ValidConfigTests: XCTestCase {
             ("access_log: stdout", { $0.accessLog == .stdout }, "access log stdout"),
             ("drain_timeout: 1500ms", { $0.drainTimeout == Milliseconds(1_500) }, "milliseconds"),
             ("drain_timeout: 24h", { $0.drainTimeout == Milliseconds(86_400_000) }, "max duration"),
+            ("workers: 1", { $0.batchWindowMicroseconds == 50 }, "batch window default"),
+            ("batch_window_us: 0", { $0.batchWindowMicroseconds == 0 }, "batch window off"),
+            ("batch_window_us: 1000", { $0.batchWindowMicroseconds == 1_000 }, "batch window maximum"),
             ("limits: {max_head_bytes: 1024}", { $0.http1.maxHeadBytes == 1_024 }, "bare bytes, minimum"),
             ("limits: {max_head_bytes: 1MiB}", { $0.http1.maxHeadBytes == 1_048_576 }, "MiB, maximum"),
             ("limits: {max_head_bytes: 2048B}", { $0.http1.maxHeadBytes == 2_048 }, "B unit"),

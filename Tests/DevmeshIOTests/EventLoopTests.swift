@@ -99,6 +99,86 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(recorder.events, [EventLoop.Events.resume])
     }
 
+    /// After a turn that handled events that were already waiting (a dense wake-up), a loop with
+    /// a batch window pauses before it polls again, so bytes that arrive on two sockets 100 ms
+    /// apart during a 300 ms pause are handled in one turn; without the window each gets a turn
+    /// of its own. A writer thread, started when the first socket's event is handled, sends to
+    /// the other two.
+    func testBatchWindowGathersWhatArrivesDuringThePause() throws {
+        for windowMilliseconds in [0, 300] {
+            let loop = try EventLoop()
+            loop.batchWindowNanoseconds = windowMilliseconds * 1_000_000
+            let pairs = [socketPair(), socketPair(), socketPair()]
+            defer { for (a, b) in pairs { close(a); close(b) } }
+            var turn = 0
+            loop.onIterationEnd = { turn += 1 }
+            var handledInTurn: [Int: Int] = [:]
+            var firstHandledAt: Int64 = 0
+            var secondHandledAt: Int64 = 0
+            var writer: PosixThread?
+            let writeEnds = (pairs[1].1, pairs[2].1)
+            for (index, pair) in pairs.enumerated() {
+                let recorder = Recorder()
+                _ = try loop.register(pair.0, handler: recorder)
+                recorder.onEvent = { events in
+                    guard events & EventLoop.Events.readable != 0, handledInTurn[index] == nil else { return }
+                    handledInTurn[index] = turn
+                    if index == 0 {
+                        firstHandledAt = EventLoop.monotonicMilliseconds()
+                        writer = PosixThread.start(name: "batch-writer") {
+                            _ = "b".withCString { write(writeEnds.0, $0, 1) }
+                            usleep(100_000)
+                            _ = "c".withCString { write(writeEnds.1, $0, 1) }
+                        }
+                    } else if index == 1 {
+                        secondHandledAt = EventLoop.monotonicMilliseconds()
+                    }
+                    if handledInTurn.count == 3 { loop.stop() }
+                }
+            }
+            _ = "a".withCString { write(pairs[0].1, $0, 1) }
+            loop.run()
+            writer?.join()
+            if windowMilliseconds > 0 {
+                XCTAssertEqual(handledInTurn[1], handledInTurn[2], "both arrived during the pause")
+                XCTAssertGreaterThanOrEqual(secondHandledAt - firstHandledAt, Int64(windowMilliseconds))
+                XCTAssertGreaterThanOrEqual(loop.batchPauses, 1)
+            } else {
+                XCTAssertNotEqual(handledInTurn[1], handledInTurn[2], "each woke the loop")
+                XCTAssertEqual(loop.batchPauses, 0)
+            }
+        }
+    }
+
+    /// An event that wakes a loop which has been idle for longer than the dense-wait limit is
+    /// handled with no pause after it: sparse traffic pays no batching delay.
+    func testNoPauseAfterAWakeUpFromALongIdle() throws {
+        let loop = try EventLoop()
+        let (left, right) = socketPair()
+        defer { close(left); close(right) }
+        let recorder = Recorder()
+        _ = try loop.register(left, handler: recorder)
+        let timer = Recorder()
+        let timerSlot = loop.registerTimerOnly(handler: timer)
+        timer.onTimer = { loop.stop() }
+        var readable = 0
+        recorder.onEvent = { events in
+            // The writable edge of registration comes at once; the window starts after it.
+            loop.batchWindowNanoseconds = 1_000_000 // 1 ms: dense means woken within 4 ms
+            guard events & EventLoop.Events.readable != 0 else { return }
+            readable += 1
+            loop.setTimer(timerSlot, deadline: loop.now + 30)
+        }
+        let writer = PosixThread.start(name: "late-writer") {
+            usleep(50_000)
+            _ = "x".withCString { write(right, $0, 1) }
+        }
+        loop.run()
+        writer.join()
+        XCTAssertEqual(readable, 1)
+        XCTAssertEqual(loop.batchPauses, 0)
+    }
+
     func testListenAcceptConnectOnLoopback() throws {
         let listenerFD = try Sockets.listen(on: SocketAddress(ip: "127.0.0.1", port: 0)!, reusePort: true)
         defer { close(listenerFD) }

@@ -180,6 +180,48 @@ def test_reload_reopens_the_access_log(upstream, devmesh, tmp_path):
     assert paths(first, 1) == ["/one"] and paths(rotated, 1) == ["/two"]
 
 
+def test_batch_window_applies_and_follows_reloads(upstream, devmesh):
+    """`batch_window_us` reaches every worker's loop and a reload changes it: at 0 the loops
+    never pause, at 1 ms (woken within 4 ms counts as dense, which a client sending request after
+    request on one connection is) they pause after the turns that handled the requests, and back at 0
+    they stop again. Every request is answered throughout (one keep-alive connection)."""
+    baseline = upstream("baseline")
+
+    def config(window_us: int) -> str:
+        return dmconf.render_config([dmconf.service("default", [baseline.address])], workers=2,
+                                    top={"batch_window_us": window_us})
+
+    def after_requests(count: int):
+        """The first metrics scrape that includes `count` answered requests (published together)."""
+        return net.wait_until(lambda: (m := dm.metrics()) and m.value("devmesh_requests_total") >= count and m,
+                              5, f"{count} requests in the metrics")
+
+    def reload_with(text: str) -> None:
+        reloads = dm.metrics().value("devmesh_config_reloads_total")
+        _write(_config_path(dm), text, atomic=True)
+        dm.send_signal(signal.SIGHUP)
+        net.wait_until(lambda: dm.metrics().value("devmesh_config_reloads_total") > reloads, 5, "the reload")
+
+    dm = devmesh(config=config(0))
+    with Client(dm.port) as c:
+        for i in range(20):
+            assert c.request(path=f"/a{i}").status == 200
+        assert after_requests(20).value("devmesh_batch_pauses_total") == 0
+        reload_with(config(1000))
+        for i in range(20):
+            assert c.request(path=f"/b{i}").status == 200
+        paused = after_requests(40).value("devmesh_batch_pauses_total")
+        assert paused >= 20, paused
+        reload_with(config(0))
+        # A request after the reload and a scrape that includes it: whatever pauses the turns
+        # around the reload took are counted by then. From there on, requests add none.
+        assert c.request(path="/settle").status == 200
+        settled = after_requests(41).value("devmesh_batch_pauses_total")
+        for i in range(20):
+            assert c.request(path=f"/c{i}").status == 200
+        assert after_requests(61).value("devmesh_batch_pauses_total") == settled
+
+
 # ---- drain ---------------------------------------------------------------------------------
 
 def _slow_requests(port: int, n: int, delay: float) -> tuple[list[threading.Thread], list]:

@@ -85,4 +85,6 @@ int CDevmeshLinux_availableCPUs(void);
 /// as the kernel recorded them at connect/listen time). Returns 0, or -1 with errno set.
 int CDevmeshLinux_peerCredentials(int fd, int32_t *pid, uint32_t *uid);
 
+/// prctl(PR_SET_TIMERSLACK) for the calling thread (prctl is variadic, so Swift cannot call it).
+int CDevmeshLinux_setTimerSlack(unsigned long nanoseconds);
 #endif

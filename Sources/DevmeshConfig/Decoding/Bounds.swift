@@ -14,6 +14,8 @@ enum Bounds {
     static let upstreamMaxIdlePerEndpoint = 1...100_000
     static let upstreamMaxConnectionsPerEndpoint = 1...1_000_000
     static let workers = 1...1_024
+    /// Microseconds; a millisecond would add more latency than any batch could be worth.
+    static let batchWindowMicroseconds = 0...1_000
     // http2: RFC 9113 §6.5.2 allows windows up to 2^31-1 and frames of 16 KiB to 16 MiB-1.
     static let http2MaxConcurrentStreams = 1...10_000
     static let http2InitialStreamWindow = 1_024...2_147_483_647

@@ -78,6 +78,8 @@ struct ConfigDecoder {
                                                routing: RoutingSpec(services: services, carriers: carriers),
                                                agent: agent)
         configuration.handoverSocket = handoverSocket
+        readInteger(top, "batch_window_us", Bounds.batchWindowMicroseconds, size: false,
+                    into: &configuration.batchWindowMicroseconds)
         return configuration
     }
 

@@ -27,9 +27,13 @@ public struct ProxyConfiguration: Sendable, Equatable {
     /// A unix socket path: a running proxy hands its listening sockets over it to the next
     /// devmesh started with the same path (binary upgrade). nil: no handover.
     public var handoverSocket: String? = nil
+    /// How long a worker pauses after a busy loop turn so that what arrives meanwhile is handled
+    /// in one batch (`EventLoop.batchWindowNanoseconds`); 0: never.
+    public var batchWindowMicroseconds = ProxyConfiguration.defaultBatchWindowMicroseconds
 
     public static let defaultListener = ListenAddress(host: "127.0.0.1", port: 8080)
     public static let defaultDrainTimeout = Milliseconds.seconds(15)
+    public static let defaultBatchWindowMicroseconds = 50
 
     public init(listeners: [ListenAddress] = [ProxyConfiguration.defaultListener],
                 workers: Int? = nil,

@@ -10,7 +10,7 @@ enum Schema {
     static let topLevel = Section(path: "", keys: [
         "listen", "workers", "admin", "drain_timeout", "access_log",
         "limits", "http2", "timeouts", "routing", "services", "agent",
-        "handover_socket",
+        "handover_socket", "batch_window_us",
     ])
     static let http2 = Section(path: "http2", keys: [
         "max_concurrent_streams", "initial_stream_window", "connection_window", "max_frame_size",

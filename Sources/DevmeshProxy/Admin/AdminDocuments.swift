@@ -79,6 +79,9 @@ enum AdminDocuments {
         out += "devmesh_upstream_connections \(stats.upstreamOpen)\n"
         family("devmesh_upstream_connects_total", "counter", "Upstream connections opened.")
         out += "devmesh_upstream_connects_total \(stats.upstreamConnects)\n"
+        family("devmesh_batch_pauses_total", "counter",
+               "Pauses the workers' loops took after a busy turn so that what arrives meanwhile is handled in one batch.")
+        out += "devmesh_batch_pauses_total \(stats.batchPauses)\n"
         family("devmesh_upstream_reuses_total", "counter", "Requests that reused a pooled upstream connection.")
         out += "devmesh_upstream_reuses_total \(stats.upstreamReused)\n"
         family("devmesh_upstream_ejections_total", "counter",

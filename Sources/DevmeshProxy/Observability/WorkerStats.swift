@@ -105,6 +105,8 @@ public struct WorkerStats: Sendable {
     public var acceptErrors: UInt64 = 0
     public var upstreamOpen = 0
     public var upstreamConnects: UInt64 = 0
+    /// Pauses the worker's loop took after a busy turn to batch what arrives (`batch_window_us`).
+    public var batchPauses: UInt64 = 0
     public var upstreamReused: UInt64 = 0
     /// Endpoints ejected after connect failures in a row (UpstreamPool's passive health).
     public var upstreamEjections: UInt64 = 0
@@ -195,6 +197,7 @@ public struct WorkerStats: Sendable {
         acceptErrors &+= other.acceptErrors
         upstreamOpen += other.upstreamOpen
         upstreamConnects &+= other.upstreamConnects
+        batchPauses &+= other.batchPauses
         upstreamReused &+= other.upstreamReused
         upstreamEjections &+= other.upstreamEjections
         upstreamRetries &+= other.upstreamRetries

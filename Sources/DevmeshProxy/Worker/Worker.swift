@@ -74,6 +74,7 @@ final class Worker {
         timeouts = configuration.timeouts
         limits = configuration.limits
         http1Limits = configuration.http1
+        loop.batchWindowNanoseconds = configuration.batchWindowMicroseconds * 1_000
         buffers = BufferPool(largeSize: Worker.largeBufferSize(configuration.http1))
         requestHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
         responseHeaders = HeaderStorage(capacity: configuration.http1.maxHeaderCount)
@@ -241,6 +242,7 @@ final class Worker {
         timeouts = next.configuration.timeouts
         limits = next.configuration.limits
         http1Limits = headLimits
+        loop.batchWindowNanoseconds = next.configuration.batchWindowMicroseconds * 1_000
         // The send buffer is the pool's chunk size: it stays as the process started (a restart
         // applies it; ReloadPolicy says so).
         var http2 = HTTP2Settings(next.configuration.http2)
@@ -274,6 +276,7 @@ final class Worker {
     private func publishStats() {
         stats.buffersInUse = buffers.chunksInUse + buffers.largeInUse
         stats.requestsInFlight = requestsInFlight
+        stats.batchPauses = UInt64(loop.batchPauses)
         stats.bufferBytesReserved = buffers.reservedBytes
         let copy = stats
         control.publishedStats.withLock { $0 = copy }

@@ -252,10 +252,11 @@ def service(name: str, baseline: Sequence[str], routes: Sequence[dict[str, Any]]
 def render_config(services: Sequence[dict[str, Any]], *, timeouts: Optional[dict[str, str]] = None,
                   custom_headers: Sequence[str] = (), access_log: Optional[str] = None,
                   drain_timeout: str = "2s", workers: Optional[int] = None,
-                  limits: Optional[dict[str, Any]] = None) -> str:
-    """A config file in the schema of docs/configuration.md, listening on kernel-chosen ports."""
+                  limits: Optional[dict[str, Any]] = None, top: Optional[dict[str, Any]] = None) -> str:
+    """A config file in the schema of docs/configuration.md, listening on kernel-chosen ports;
+    `top` adds top-level keys."""
     doc: dict[str, Any] = {"listen": [f"{net.LOOPBACK}:0"], "admin": f"{net.LOOPBACK}:0",
-                           "drain_timeout": drain_timeout}
+                           "drain_timeout": drain_timeout, **(top or {})}
     if workers:
         doc["workers"] = workers
     if access_log:

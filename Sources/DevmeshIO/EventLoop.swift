@@ -63,6 +63,8 @@ public final class EventLoop {
     private let epollFD: Int32
     private let wakeFD: Int32
     private var handlers: [(any EventHandler)?] = []
+    /// Per slot: whether its events make a dense turn pause (see `setBatching`).
+    private var batching: [Bool] = []
     private var generations: [UInt32] = []
     private var freeSlots: [Int32] = []
     private var timers: TimerWheel
@@ -82,8 +84,8 @@ public final class EventLoop {
     /// Called once per iteration after events, resumptions and timers have been handled.
     public var onIterationEnd: (() -> Void)?
     /// Interrupt moderation. When events come densely (the loop was woken less than
-    /// `denseWaitFactor` windows after it went to sleep), the loop pauses this long after the
-    /// turn that handled them, before it polls again. Whatever arrives meanwhile is then read,
+    /// `denseWaitFactor` windows after it went to sleep) and the turn handled events of a slot
+    /// marked with `setBatching`, the loop pauses this long after that turn, before it polls again. Whatever arrives meanwhile is then read,
     /// and forwarded, in one batch: fewer reads, sends and wake-ups per request, which matters
     /// most for multiplexed HTTP/2 connections, whose frames otherwise go one per syscall. An
     /// event that wakes a loop that was idle for longer is handled, and its output written, at
@@ -152,6 +154,15 @@ public final class EventLoop {
         handlers[Int(slot.index)] = handler
     }
 
+    /// Marks a slot whose events are worth batching: a multiplexed (HTTP/2) connection, where
+    /// what arrives during a pause is read, and written on, in one syscall per connection. Only a
+    /// dense turn that handled such a slot's events is followed by a pause; for a connection that
+    /// carries one request at a time a pause would only add latency.
+    public func setBatching(_ slot: Slot, _ enabled: Bool) {
+        guard isCurrent(slot) else { return }
+        batching[Int(slot.index)] = enabled
+    }
+
     /// Registers a handler that has no descriptor (it only uses a timer or `resumeLater`).
     public func registerTimerOnly(handler: any EventHandler) -> Slot {
         allocateSlot(handler)
@@ -175,10 +186,12 @@ public final class EventLoop {
         registeredCount += 1
         if let index = freeSlots.popLast() {
             handlers[Int(index)] = handler
+            batching[Int(index)] = false
             return Slot(index: index, generation: generations[Int(index)])
         }
         let index = Int32(handlers.count)
         handlers.append(handler)
+        batching.append(false)
         generations.append(1)
         timers.grow(to: handlers.count)
         return Slot(index: index, generation: 1)
@@ -249,16 +262,18 @@ public final class EventLoop {
             timeout = -1
         }
         let count: Int
+        var denseWake = false
         if batchWindowNanoseconds > 0 {
             // No pause while resumptions wait (timeout 0): they are work already in hand.
             if pauseBeforeNextPoll && timeout != 0 { pauseForBatch() }
             let sleptFrom = EventLoop.monotonicNanoseconds()
             count = Syscall.epollWait(epollFD, events, eventCapacity, timeoutMilliseconds: timeout)
-            pauseBeforeNextPoll = count > 0
+            denseWake = count > 0
                 && EventLoop.monotonicNanoseconds() - sleptFrom <= Int64(batchWindowNanoseconds * EventLoop.denseWaitFactor)
         } else {
             count = Syscall.epollWait(epollFD, events, eventCapacity, timeoutMilliseconds: timeout)
         }
+        var batchingEvent = false
         now = EventLoop.monotonicMilliseconds()
         for position in 0..<count {
             let event = events[position]
@@ -273,8 +288,10 @@ public final class EventLoop {
             // An event for a slot closed earlier in this batch (or reused since) is stale.
             guard index < generations.count, generations[index] == generation,
                   let handler = handlers[index] else { continue }
+            if batching[index] { batchingEvent = true }
             handler.handleEvents(event.events)
         }
+        pauseBeforeNextPoll = denseWake && batchingEvent
         runResumptions()
         runTimers()
         onIterationEnd?()

@@ -99,13 +99,14 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(recorder.events, [EventLoop.Events.resume])
     }
 
-    /// After a turn that handled events that were already waiting (a dense wake-up), a loop with
-    /// a batch window pauses before it polls again, so bytes that arrive on two sockets 100 ms
-    /// apart during a 300 ms pause are handled in one turn; without the window each gets a turn
-    /// of its own. A writer thread, started when the first socket's event is handled, sends to
-    /// the other two.
+    /// After a turn that handled events that were already waiting (a dense wake-up) on a slot
+    /// marked for batching, a loop with a batch window pauses before it polls again, so bytes that
+    /// arrive on two sockets 100 ms apart during a 300 ms pause are handled in one turn. Without
+    /// the window, or on unmarked slots (one request per connection), each gets a turn of its own.
+    /// A writer thread, started when the first socket's event is handled, sends to the other two.
     func testBatchWindowGathersWhatArrivesDuringThePause() throws {
-        for windowMilliseconds in [0, 300] {
+        // (window, slots marked for batching, expect one turn for both)
+        for (windowMilliseconds, marked, batched) in [(0, true, false), (300, true, true), (300, false, false)] {
             let loop = try EventLoop()
             loop.batchWindowNanoseconds = windowMilliseconds * 1_000_000
             let pairs = [socketPair(), socketPair(), socketPair()]
@@ -119,7 +120,8 @@ final class EventLoopTests: XCTestCase {
             let writeEnds = (pairs[1].1, pairs[2].1)
             for (index, pair) in pairs.enumerated() {
                 let recorder = Recorder()
-                _ = try loop.register(pair.0, handler: recorder)
+                let slot = try loop.register(pair.0, handler: recorder)
+                loop.setBatching(slot, marked)
                 recorder.onEvent = { events in
                     guard events & EventLoop.Events.readable != 0, handledInTurn[index] == nil else { return }
                     handledInTurn[index] = turn
@@ -139,12 +141,12 @@ final class EventLoopTests: XCTestCase {
             _ = "a".withCString { write(pairs[0].1, $0, 1) }
             loop.run()
             writer?.join()
-            if windowMilliseconds > 0 {
+            if batched {
                 XCTAssertEqual(handledInTurn[1], handledInTurn[2], "both arrived during the pause")
                 XCTAssertGreaterThanOrEqual(secondHandledAt - firstHandledAt, Int64(windowMilliseconds))
                 XCTAssertGreaterThanOrEqual(loop.batchPauses, 1)
             } else {
-                XCTAssertNotEqual(handledInTurn[1], handledInTurn[2], "each woke the loop")
+                XCTAssertNotEqual(handledInTurn[1], handledInTurn[2], "each woke the loop (window \(windowMilliseconds), marked \(marked))")
                 XCTAssertEqual(loop.batchPauses, 0)
             }
         }
@@ -157,7 +159,7 @@ final class EventLoopTests: XCTestCase {
         let (left, right) = socketPair()
         defer { close(left); close(right) }
         let recorder = Recorder()
-        _ = try loop.register(left, handler: recorder)
+        loop.setBatching(try loop.register(left, handler: recorder), true)
         let timer = Recorder()
         let timerSlot = loop.registerTimerOnly(handler: timer)
         timer.onTimer = { loop.stop() }

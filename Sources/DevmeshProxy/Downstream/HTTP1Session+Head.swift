@@ -67,6 +67,7 @@ extension HTTP1Session {
         buffer = nil
         phase = .closed
         worker.loop.replaceHandler(slot, with: connection)
+        worker.loop.setBatching(slot, true)
         worker.replaceSession(self, with: connection)
         connection.start()
         // A connection that sent its preface while the worker drains (during a handover's

@@ -65,6 +65,7 @@ final class HTTP2UpstreamConnection: EventHandler, HTTP2SessionDelegate, TurnFlu
         let connection = HTTP2UpstreamConnection(worker: worker, pool: pool, fd: fd)
         do {
             connection.slot = try worker.loop.register(fd, handler: connection)
+            worker.loop.setBatching(connection.slot, true)
         } catch {
             Syscall.close(fd)
             return .failure(UpstreamFailureError(.connectError))

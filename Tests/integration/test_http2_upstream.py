@@ -16,15 +16,12 @@ from typing import Any
 
 import pytest
 
-import socket
-import threading
-
 from grpc_support.fixtures import KEY, baggage, h2_upstreams, nginx_h2  # noqa: F401
 from harness import net
 from harness.checks import new_id
 from harness.h2client import H2Client, request_headers
-from harness.h2frames import (INTERNAL_ERROR, PREFACE, PROTOCOL_ERROR, Closed, DataFrame, FrameIO, HeadersFrame,
-                              PingFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame, ping_frame, settings_frame)
+from harness.h2frames import INTERNAL_ERROR, PROTOCOL_ERROR, DataFrame
+from harness.h2upstream import H2Upstream
 
 
 def fire(port: int, n: int, extra=(), timeout: float = 10.0) -> tuple[H2Client, list[tuple[str, int]]]:
@@ -206,7 +203,7 @@ def test_http1_client_gets_h2c_trailers_as_chunked_trailers(h2_upstreams: Any, d
 
 # ---- malformed upstream responses (RFC 9113 §8.1.1, checked by devmesh's client session) ------
 
-# Per request path, the frames the scripted upstream answers with (stream id given).
+# Per request path, the frames the upstream answers with (H2Upstream's `scripted`; stream id given).
 MALFORMED_RESPONSES = {
     # Before any valid head: devmesh answers 502 itself.
     "/no-status": lambda io, sid: [io.headers_frame(sid, [("x-a", "1")], end_stream=True)],
@@ -227,74 +224,13 @@ MALFORMED_RESPONSES = {
 }
 
 
-class ScriptedUpstream:
-    """An h2c upstream that answers each request with the frames MALFORMED_RESPONSES lists for its
-    path (a plain 200 for any other path), and records the RST_STREAM codes it receives."""
-
-    def __init__(self) -> None:
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((net.LOOPBACK, 0))
-        self._listener.listen(16)
-        self.address = f"{net.LOOPBACK}:{self._listener.getsockname()[1]}"
-        self.resets: list[int] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
-
-    def _serve(self, sock: socket.socket) -> None:
-        try:
-            sock.settimeout(10)
-            preface = b""
-            while len(preface) < len(PREFACE):
-                chunk = sock.recv(len(PREFACE) - len(preface))
-                if not chunk:
-                    return
-                preface += chunk
-            io = FrameIO(sock)
-            io.send(settings_frame({SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20}), WindowUpdateFrame(0, 1 << 24))
-            while True:
-                got = io.read(30)
-                if isinstance(got, Closed):
-                    return
-                frame = got.frame
-                if isinstance(frame, SettingsFrame) and "ACK" not in frame.flags:
-                    io.send(settings_frame(ack=True))
-                elif isinstance(frame, PingFrame) and "ACK" not in frame.flags:
-                    io.send(ping_frame(frame.opaque_data, ack=True))
-                elif isinstance(frame, RstStreamFrame):
-                    with self._lock:
-                        self.resets.append(frame.error_code)
-                elif isinstance(frame, HeadersFrame) and got.block is not None:
-                    path = got.block.get(":path") or ""
-                    answer = MALFORMED_RESPONSES.get(path)
-                    if answer is None:
-                        io.send(io.headers_frame(frame.stream_id, [(":status", "200"), ("content-length", "3")]),
-                                DataFrame(frame.stream_id, b"ok\n", flags=["END_STREAM"]))
-                    else:
-                        io.send(*answer(io, frame.stream_id))
-        except (OSError, net.DeadlineExceeded):
-            pass
-        finally:
-            sock.close()
-
-
 @pytest.mark.parametrize("path", list(MALFORMED_RESPONSES), ids=[p.strip("/") for p in MALFORMED_RESPONSES])
 def test_malformed_upstream_response_never_completes_the_client_stream(devmesh: Any, path: str) -> None:
     """F21 (h2c): a response that breaks RFC 9113 §8 is malformed: devmesh resets the upstream stream with
     PROTOCOL_ERROR, and the client gets 502 when nothing of a response had gone out yet, or a reset
     stream (never a clean end) when the head had; the connection keeps serving."""
-    upstream = ScriptedUpstream()
+    # Named "ok": its plain answer (any other path) is then the body b"ok\n".
+    upstream = H2Upstream("ok", scripted=MALFORMED_RESPONSES)
     try:
         dm = devmesh("--baseline", upstream.address, "--upstream-protocol", "h2c")
         c = H2Client(dm.port)
@@ -304,9 +240,10 @@ def test_malformed_upstream_response_never_completes_the_client_stream(devmesh: 
             assert r.status == 502 and r.ended, f"{path}: {r}"
         else:
             assert r.reset_code is not None and not r.ended, f"{path}: {r}"
-        net.wait_until(lambda: PROTOCOL_ERROR in upstream.resets, 5, "RST_STREAM(PROTOCOL_ERROR) upstream")
+        net.wait_until(lambda: PROTOCOL_ERROR in [code for _, _, code in upstream.resets], 5,
+                       "RST_STREAM(PROTOCOL_ERROR) upstream")
         ok = c.response(c.get("/fine"), timeout=10)
         assert ok.status == 200 and bytes(ok.data) == b"ok\n", ok
         c.close()
     finally:
-        upstream.close()
+        upstream.stop()

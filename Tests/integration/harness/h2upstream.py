@@ -34,11 +34,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 from . import bodies, net
 from .h2frames import (DEFAULT_WINDOW, NO_ERROR, PREFACE, REFUSED_STREAM, Closed, ContinuationFrame, DataFrame,
-                       FrameIO, GoAwayFrame, HeadersFrame, PingFrame, RstStreamFrame, SettingsFrame,
+                       Frame, FrameIO, GoAwayFrame, HeadersFrame, PingFrame, RstStreamFrame, SettingsFrame,
                        WindowUpdateFrame, data_frames, ping_frame, settings_frame)
 
 
@@ -70,17 +70,21 @@ class _Stream:
 class H2Upstream:
     def __init__(self, name: str, *, max_concurrent_streams: Optional[int] = None,
                  goaway_after: Optional[int] = None, goaway_connections: Optional[set[int]] = None,
-                 refuse_first_arrival: bool = False):
+                 refuse_first_arrival: bool = False,
+                 scripted: Optional[dict[str, Callable[[FrameIO, int], list[Frame]]]] = None):
         """`goaway_after=N`: on the connections in `goaway_connections` (all when None), once the
         N-th stream arrives send GOAWAY(NO_ERROR, last=that stream), answer streams up to it and
         ignore later ones, then close. `refuse_first_arrival`: the first time a given x-test-id
         arrives (on any connection) it gets RST_STREAM(REFUSED_STREAM). `max_concurrent_streams`
-        is advertised and enforced: a stream beyond it gets REFUSED_STREAM."""
+        is advertised and enforced: a stream beyond it gets REFUSED_STREAM. `scripted`: per
+        request path, a function of (FrameIO, stream id) whose frames are sent as the whole
+        answer, as they are (malformed responses on purpose, no flow control)."""
         self.name = name
         self.max_concurrent_streams = max_concurrent_streams
         self.goaway_after = goaway_after
         self.goaway_connections = goaway_connections
         self.refuse_first_arrival = refuse_first_arrival
+        self.scripted = scripted or {}
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((net.LOOPBACK, 0))
@@ -340,6 +344,12 @@ class _Connection:
     def _respond(self, stream: _Stream) -> None:
         request = stream.request
         h = request.headers
+        script = self.server.scripted.get(h.get(":path", ""))
+        if script is not None:
+            self.io.send(*script(self.io, request.stream_id))
+            request.outcome = "answered"
+            self.streams.pop(request.stream_id, None)
+            return
         size = int(h["x-size"]) if "x-size" in h else None
         body = bodies.pattern(size) if size is not None else f"{self.server.name}\n".encode()
         head = [(":status", "200"), ("x-upstream", self.server.name), ("x-conn-id", str(self.conn_id)),

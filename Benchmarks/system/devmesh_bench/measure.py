@@ -254,9 +254,9 @@ def syscalls(ctx: Context, scenario: str, running: Running, *, requests: int, cl
     out.parent.mkdir(exist_ok=True)
     if perf_counts_syscalls():
         tool = "perf stat"
-        rc, output = ctx.env.supervisor.run(f"h2load-perf-{scenario}-{running.name}{paced}",
-                                            loadgen.perf_stat_argv(pids, str(out), workload),
-                                            timeout=requests / min(rate or 1000, 1000) + TOOL_SLACK_S)
+        _, output = ctx.env.supervisor.run(f"h2load-perf-{scenario}-{running.name}{paced}",
+                                           loadgen.perf_stat_argv(pids, str(out), workload),
+                                           timeout=requests / min(rate or 1000, 1000) + TOOL_SLACK_S)
         counts, switches = loadgen.parse_perf_counts(out.read_text() if out.exists() else "")
     else:
         tool, switches = "strace", None

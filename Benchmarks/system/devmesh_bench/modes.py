@@ -54,6 +54,7 @@ class Mode:
     s4b_rates: tuple[int, ...]                   # open-loop points of each S4b hop
     s6_sizes: tuple[int, ...]                    # protobuf message bytes (request and response)
     s6_rates: tuple[int, ...]                    # open-loop sweep per size, stops at the first miss
+    s6l_millicores: tuple[int, ...]              # CPU limits (thousandths of a core) for S6L's closed loop
     s7_points: tuple[tuple[int, int, int], ...]  # (connections, streams, messages/s per stream)
     s11_sandboxes: int = 10_000  # sandboxes in the agent for the control-plane scenario
     s11_changes: int = 50        # delete + create rounds timed at that size
@@ -102,7 +103,8 @@ QUICK = Mode(name="quick", warmup_s=1, measure_s=2, repeats=1, s0_repeats=3, s0_
              s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=2000,
              s10_measure_s=8, s10_reload_every_s=2, s10_fallback_rate=2000,
              s4_max_shapes=((1, 1), (4, 10), S4_HEADLINE, (16, 100)), s4_rates=(5000, 20000),
-             s4b_rates=(5000,), s6_sizes=(100, 4096), s6_rates=(2000, 10000), s7_points=((2, 16, 50),),
+             s4b_rates=(5000,), s6_sizes=(100, 4096), s6_rates=(2000, 10000), s6l_millicores=(250,),
+             s7_points=((2, 16, 50),),
              s11_sandboxes=10_000, s11_changes=50)
 
 FULL = Mode(name="full", warmup_s=5, measure_s=30, repeats=3, s0_repeats=5, s0_rate=1000,
@@ -111,7 +113,7 @@ FULL = Mode(name="full", warmup_s=5, measure_s=30, repeats=3, s0_repeats=5, s0_r
             s3_connections=32, s8_levels=(1000, 10000), s9_route_counts=(1, 100, 10000), s9_rate=5000,
             s10_measure_s=60, s10_reload_every_s=5, s10_fallback_rate=5000,
             s4_max_shapes=_S4_MATRIX, s4_rates=(5000, 10000, 20000, 40000, 80000), s4b_rates=(5000, 20000),
-            s6_sizes=(100, 4096), s6_rates=(1000, 2500, 5000, 10000, 20000, 40000),
+            s6_sizes=(100, 4096), s6_rates=(1000, 2500, 5000, 10000, 20000, 40000), s6l_millicores=(250, 500),
             s7_points=((2, 16, 50), (4, 64, 25)),
             s11_sandboxes=10_000, s11_changes=200)
 

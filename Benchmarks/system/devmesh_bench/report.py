@@ -59,6 +59,8 @@ def summarize(runs: list[dict]) -> dict:
                 "hwm_kb", "bytes_per_conn"):
         values = [r[key] for r in source if r.get(key) is not None]
         summary[key] = stats.spread(values)
+    shares = [r["extra"]["throttled_share"] for r in source if r.get("extra", {}).get("throttled_share") is not None]
+    summary["throttled_share"] = stats.spread(shares) if shares else None
     for key in ("latency_us", "probe_latency_us"):
         per_run = [r[key] for r in source if r.get(key)]
         if per_run:
@@ -125,9 +127,12 @@ def scenario_table(scenario: str, variants: dict, syscalls: dict[str, dict]) -> 
     if scenario == "S11":
         return _s11_table(variants)
     with_probe = any("probe_latency_us" in s for v in variants.values() for s in v.values())
+    with_limit = any(s.get("throttled_share") for v in variants.values() for s in v.values())
     header = ["variant", "target", "rps", "× direct", "× L4", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"]
     if with_probe:
         header += ["probe p50", "probe p99"]
+    if with_limit:
+        header += ["throttled periods"]
     header += ["CPU µs/req", "of which system", "backend CPU µs/req", "RSS MiB", "peak RSS MiB", "syscalls/req", "errors", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant, targets in variants.items():
@@ -141,6 +146,8 @@ def scenario_table(scenario: str, variants: dict, syscalls: dict[str, dict]) -> 
             if with_probe:
                 probe = s.get("probe_latency_us")
                 row += [_num(probe["p50"]) if probe else "–", _num(probe["p99"]) if probe else "–"]
+            if with_limit:
+                row += [_spread_text(s["throttled_share"], 0, 100) + " %" if s.get("throttled_share") else "–"]
             row += [_spread_text(s["cpu_us_per_req"], 1) if s["is_proxy"] else "–",
                     _spread_text(s.get("cpu_sys_us_per_req"), 1) if s["is_proxy"] else "–",
                     _spread_text(s["backend_cpu_us_per_req"], 1),

@@ -10,17 +10,19 @@ HTTP/1.1 passes its `Hop` to `ctx.started` and runs only on the targets that sup
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from . import controlplane, grpcwire, measure, procfs
+from . import cgroup, controlplane, grpcwire, measure, procfs
 from .context import Context
 from .modes import S4_HEADLINE, S6_SHAPE
 from .procs import HarnessError, http_get
 from .backends import grpc_request_file, start_grpc_echo
-from .targets import GRPC_STREAM, GRPC_UNARY, H1_TO_H1, H2_TO_H1, H2_TO_H2, Hop, Routes, Target, grpc_unary_path, routing_headers
+from .targets import Direct, GRPC_STREAM, GRPC_UNARY, H1_TO_H1, H2_TO_H1, H2_TO_H2, Hop, Routes, Target, grpc_unary_path, routing_headers
 
 
 @dataclass(frozen=True)
@@ -379,6 +381,76 @@ def estimate_s6(ctx: Context) -> float:
             + ctx.mode.strace_requests / 3000 + 3)
 
 
+# ----------------------------------------------------------------------------------------- S6L
+
+#: Below this share of throttled CFS periods the CPU limit did not bind: the proxy had spare
+#: budget, so its rate is the generator's or the backend's ceiling, not what the budget carries.
+S6L_BINDING_SHARE = 0.5
+
+
+def run_s6l(ctx: Context, target: Target) -> None:
+    """S6's gRPC unary closed loop (smallest message) with every proxy under the same CPU limit.
+
+    The limit is a cgroup CFS quota, as Kubernetes sets for a sidecar with `limits.cpu`, so
+    calls/s is what that budget carries. Each run records the share of CFS periods that ended
+    throttled (warm-up included): a run where the limit did not bind is rejected. Direct runs
+    unlimited, as the ceiling the limited proxies must stay well below."""
+    limited = not isinstance(target, Direct)      # the L4 floor too: what bare relaying costs on that budget
+    reason = cgroup.unavailable_reason()
+    if limited and reason:
+        ctx.note("S6L", f"{target.name}: not run, {reason}")
+        return
+    clients, streams = S6_SHAPE
+    size = ctx.mode.s6_sizes[0]
+    common = dict(path=grpc_unary_path(size), headers=GRPC_HEADERS, data_file=grpc_request_file(ctx.env, size),
+                  body_bytes=len(grpcwire.unary_body(size)))
+    for index, millicores in enumerate(ctx.mode.s6l_millicores):
+        variant = f"{_size_label(size)} max {_shape(clients, streams)} limit {millicores}m"
+        with (cgroup.cpu_limited(millicores) if limited else nullcontext(None)) as limit:
+            ctx.env.proxy_cpu_limit = limit
+            try:
+                with ctx.started(target, hop=GRPC_UNARY) as running:
+                    for run in range(1, ctx.mode.repeats + 1):
+                        before = limit.throttling() if limit else None
+                        record = measure.h2_closed_loop(ctx, "S6L", running, variant=variant, sort_key=(index, 0),
+                                                        run=run, clients=clients, streams=streams, **common)
+                        if limit is not None:
+                            _record_throttling(record, limit, limit.throttling().since(before))
+                        ctx.add(record)
+            finally:
+                ctx.env.proxy_cpu_limit = None
+        if limited:
+            _note_rate_against_devmesh(ctx, "S6L", target.name, variant)
+
+
+def _record_throttling(record: dict, limit: cgroup.CpuLimit, throttling: cgroup.Throttling) -> None:
+    record["extra"].update(cpu_limit_millicores=limit.millicores, cfs_period_us=limit.period_us,
+                           cfs_periods=throttling.periods, throttled_periods=throttling.throttled,
+                           throttled_share=throttling.share)
+    if throttling.share is None or throttling.share < S6L_BINDING_SHARE:
+        record["flags"].append("limit-not-binding")
+        record["valid"] = False
+
+
+def _note_rate_against_devmesh(ctx: Context, scenario: str, name: str, variant: str) -> None:
+    """Once devmesh and another proxy both have valid runs of `variant`: the ratio of their median rates."""
+    def median_rps(target: str) -> float | None:
+        rates = [r["rps"] for r in ctx.records_for(scenario, target, variant) if r["valid"]]
+        return statistics.median(rates) if rates else None
+    others = [name] if name != "devmesh" else sorted({r["target"] for r in ctx.records if r["scenario"] == scenario
+                                                      and "throttled_share" in r["extra"] and r["target"] != "devmesh"})
+    devmesh = median_rps("devmesh")
+    for other in others:
+        rate = median_rps(other)
+        if devmesh and rate:
+            ctx.note(scenario, f"{variant}: devmesh {devmesh:,.0f} calls/s, {other} {rate:,.0f}: "
+                               f"{devmesh / rate:.2f}× (medians of valid runs)")
+
+
+def estimate_s6l(ctx: Context) -> float:
+    return len(ctx.mode.s6l_millicores) * (ctx.mode.repeats * _per_point(ctx) + 2)
+
+
 # ------------------------------------------------------------------------------------------ S7
 
 S7_MESSAGE_BYTES = 100
@@ -461,6 +533,15 @@ SCENARIOS: tuple[Scenario, ...] = (
              "measuring, and every response must carry the message (an HTTP 200 without it is a gRPC "
              "error). Closed-loop maximum, then an open-loop sweep per size. nginx uses grpc_pass.",
              run_s6, estimate_s6, applies=_on(GRPC_UNARY)),
+    Scenario("S6L", "gRPC unary under the same CPU limit per proxy",
+             "S6's closed loop (100 B, c4 m32) with each proxy in a cgroup with a CFS quota, the way "
+             "Kubernetes enforces a sidecar's `limits.cpu` (250m = 25 ms of CPU per 100 ms period, all "
+             "threads together). The proxy is then the bottleneck, so calls/s is what that budget "
+             "carries; unlimited, the generator and the backend sharing one core cap every proxy near "
+             "direct. A run in which under half of the CFS periods ended throttled is rejected "
+             "(limit-not-binding). The L4 floor gets the same limit; direct runs unlimited, as the ceiling. Needs root (cgroup v1 `cpu` "
+             "or a cgroup v2 tree with the cpu controller).",
+             run_s6l, estimate_s6l, applies=_on(GRPC_UNARY)),
     Scenario("S7", "gRPC bidirectional streaming",
              "N bidirectional streams over a few connections, each sending M messages/s of 100 B to a "
              "Python grpcio echo server; every message carries its intended send time, so latency runs "

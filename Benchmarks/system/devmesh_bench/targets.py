@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cgroup import CpuLimit
 from .grpc_tool import UNARY_METHOD as ECHO_UNARY_METHOD
 from .procs import (Child, HarnessError, Supervisor, free_port, http_get, wait_grpc_ok, wait_h2_ok, wait_http_ok,
                     wait_log_line)
@@ -129,11 +130,18 @@ class Environment:
     envoy_bin: str | None = None
     devmesh_bin: str | None = None
     devmesh_unavailable_reason: str | None = None
+    proxy_cpu_limit: CpuLimit | None = None   # set while a scenario runs proxies under a CPU budget
 
     def target_dir(self, name: str) -> Path:
         path = self.run_dir / "targets" / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def start_proxy(self, name: str, argv: list[str]) -> Child:
+        """Start a proxy with the run's pinning (layout A) and, if one is set, inside its CPU limit."""
+        if self.proxy_cpu_limit is not None:
+            argv = self.proxy_cpu_limit.wrap_argv(argv)
+        return self.supervisor.start(name, argv, cpus=self.proxy_cpus)
 
     def upstream_port(self, hop: Hop) -> int:
         ports = {"h1": self.backend_port, "h2c": self.h2_backend_port, "grpc-echo": self.grpc_echo_port}
@@ -308,7 +316,7 @@ def _start_haproxy(env: Environment, name: str, template: str, hop: Hop) -> Runn
     cfg = directory / "haproxy.cfg"
     cfg.write_text(render(template, port=port, backend_port=env.upstream_port(hop),
                           maxconn=haproxy_maxconn(env.nofile), **haproxy_h2_values(hop)))
-    child = env.supervisor.start(name, ["haproxy", "-db", "-f", str(cfg)], cpus=env.proxy_cpus)
+    child = env.start_proxy(name, ["haproxy", "-db", "-f", str(cfg)])
     env.wait_ready(port, child, hop)
     return Running(name, port, child.pid, child, is_proxy=True, config_path=cfg)
 
@@ -384,8 +392,8 @@ class Nginx(Target):
         else:
             conf = self._write_config(env, port, routes)
         directory = conf.parent
-        child = env.supervisor.start(self.name, ["nginx", "-p", str(directory), "-c", str(conf),
-                                                 "-e", str(directory / "error.log")], cpus=env.proxy_cpus)
+        child = env.start_proxy(self.name, ["nginx", "-p", str(directory), "-c", str(conf),
+                                            "-e", str(directory / "error.log")])
         env.wait_ready(port, child, hop)
         running = Running(self.name, port, child.pid, child, is_proxy=True, config_path=conf)
         if routes is not None:
@@ -435,9 +443,8 @@ class Envoy(Target):
             conf.write_text(render("envoy.yaml.tmpl", port=port, admin_port=admin_port,
                                    backend_port=env.backend_port))
         assert env.envoy_bin
-        child = env.supervisor.start(self.name, [env.envoy_bin, "-c", str(conf), "--concurrency", "1",
-                                                 "--disable-hot-restart", "--log-level", "warning"],
-                                     cpus=env.proxy_cpus)
+        child = env.start_proxy(self.name, [env.envoy_bin, "-c", str(conf), "--concurrency", "1",
+                                            "--disable-hot-restart", "--log-level", "warning"])
         env.wait_ready(port, child, hop, timeout=40.0)
         return Running(self.name, port, child.pid, child, is_proxy=True, admin_port=admin_port, config_path=conf)
 
@@ -484,7 +491,7 @@ class Nghttpx(Target):
         empty_conf.write_text("")
         argv = nghttpx_argv(port, env.upstream_port(hop), hop, conf=empty_conf,
                             errorlog=directory / "error.log", nofile=env.nofile)
-        child = env.supervisor.start(self.name, argv, cpus=env.proxy_cpus)
+        child = env.start_proxy(self.name, argv)
         env.wait_ready(port, child, hop)
         return Running(self.name, port, child.pid, child, is_proxy=True)
 
@@ -559,7 +566,7 @@ class Devmesh(Target):
             # so that a reload rewrites the same listener.
             conf = self._write_config(env, free_port(), routes or Routes(()), hop)
             argv = [env.devmesh_bin, "proxy", "--config", str(conf), *common]
-        child = env.supervisor.start(self.name, argv, cpus=env.proxy_cpus)
+        child = env.start_proxy(self.name, argv)
         listening = wait_log_line(child, "devmesh: listening on ")
         port = int(listening.rsplit(":", 1)[1])
         admin = wait_log_line(child, "devmesh: admin on ", timeout=5.0)

@@ -49,6 +49,7 @@ class ApplicabilityTests(unittest.TestCase):
             "S4": everyone - {"nginx"},
             "S4b": everyone,
             "S6": everyone,
+            "S6L": everyone,
             "S7": everyone,
         }
         for scenario_id, names in expected.items():
@@ -118,3 +119,30 @@ class ModeSettingTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def s6l(target, rps, share, valid=True):
+    return {"scenario": "S6L", "target": target, "variant": "100 B max c4 m32 limit 250m", "valid": valid,
+            "rps": rps, "is_proxy": True, "extra": {"throttled_share": share}}
+
+
+class S6LTests(unittest.TestCase):
+    def test_a_run_whose_limit_did_not_bind_is_rejected(self):
+        from devmesh_bench.cgroup import CpuLimit, Throttling
+        limit = CpuLimit(Path("/nonexistent"), 250, 100_000, 1)
+        bound, spare = {"extra": {}, "flags": [], "valid": True}, {"extra": {}, "flags": [], "valid": True}
+        scenarios._record_throttling(bound, limit, Throttling(periods=50, throttled=49, throttled_ms=3000))
+        scenarios._record_throttling(spare, limit, Throttling(periods=50, throttled=10, throttled_ms=200))
+        self.assertTrue(bound["valid"])
+        self.assertEqual(bound["extra"]["throttled_share"], 0.98)
+        self.assertFalse(spare["valid"])
+        self.assertIn("limit-not-binding", spare["flags"])
+
+    def test_rate_ratios_use_medians_of_valid_runs_only(self):
+        ctx = ctx_with([s6l("devmesh", 20000, 1.0), s6l("devmesh", 22000, 1.0), s6l("devmesh", 90000, 0.1, valid=False),
+                        s6l("envoy", 10000, 1.0), s6l("nghttpx", 16000, 1.0)])
+        scenarios._note_rate_against_devmesh(ctx, "S6L", "devmesh", "100 B max c4 m32 limit 250m")
+        notes = ctx.scenario_notes["S6L"]
+        self.assertEqual(len(notes), 2)
+        self.assertIn("devmesh 21,000 calls/s, envoy 10,000: 2.10×", notes[0])
+        self.assertIn("nghttpx 16,000: 1.31×", notes[1])

@@ -54,7 +54,7 @@ final class QuickStartTests: XCTestCase {
             ({ $0.drainTimeout = "0.05" }, { $0.drainTimeout == Milliseconds(50) }, "fraction of a second"),
             ({ $0.drainTimeout = "750ms" }, { $0.drainTimeout == Milliseconds(750) }, "duration with unit"),
             ({ $0.batchWindowMicroseconds = "0" }, { $0.batchWindowMicroseconds == 0 }, "batch window off"),
-            ({ _ in }, { $0.batchWindowMicroseconds == 50 }, "batch window default"),
+            ({ _ in }, { $0.batchWindowMicroseconds == 100 }, "batch window default"),
             ({ $0.accessLog = "stdout" }, { $0.accessLog == .stdout }, "stdout"),
             ({ $0.accessLog = "off" }, { $0.accessLog == .off }, "off"),
             ({ $0.accessLog = "/var/log/a.jsonl" }, { $0.accessLog == .file(path: "/var/log/a.jsonl") }, "absolute"),

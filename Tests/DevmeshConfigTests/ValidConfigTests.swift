@@ -132,7 +132,7 @@ final class ValidConfigTests: XCTestCase {
             ("access_log: stdout", { $0.accessLog == .stdout }, "access log stdout"),
             ("drain_timeout: 1500ms", { $0.drainTimeout == Milliseconds(1_500) }, "milliseconds"),
             ("drain_timeout: 24h", { $0.drainTimeout == Milliseconds(86_400_000) }, "max duration"),
-            ("workers: 1", { $0.batchWindowMicroseconds == 50 }, "batch window default"),
+            ("workers: 1", { $0.batchWindowMicroseconds == 100 }, "batch window default"),
             ("batch_window_us: 0", { $0.batchWindowMicroseconds == 0 }, "batch window off"),
             ("batch_window_us: 1000", { $0.batchWindowMicroseconds == 1_000 }, "batch window maximum"),
             ("limits: {max_head_bytes: 1024}", { $0.http1.maxHeadBytes == 1_024 }, "bare bytes, minimum"),

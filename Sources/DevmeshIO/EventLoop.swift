@@ -85,7 +85,8 @@ public final class EventLoop {
     public var onIterationEnd: (() -> Void)?
     /// Interrupt moderation. When events come densely (the loop was woken less than
     /// `denseWaitFactor` windows after it went to sleep) and the turn handled events of a slot
-    /// marked with `setBatching`, the loop pauses this long after that turn, before it polls again. Whatever arrives meanwhile is then read,
+    /// marked with `setBatching`, and at least `requestsInFlightToPause` requests are in flight,
+    /// the loop pauses this long after that turn, before it polls again. Whatever arrives meanwhile is then read,
     /// and forwarded, in one batch: fewer reads, sends and wake-ups per request, which matters
     /// most for multiplexed HTTP/2 connections, whose frames otherwise go one per syscall. An
     /// event that wakes a loop that was idle for longer is handled, and its output written, at
@@ -96,6 +97,13 @@ public final class EventLoop {
     public private(set) var batchPauses = 0
     /// A wake-up this many windows or less after the loop went to sleep counts as dense.
     public static let denseWaitFactor = 4
+    /// Requests in flight on this loop's multiplexed connections, kept by their owner. A pause is
+    /// taken only while at least `requestsInFlightToPause` are. With fewer, nothing is left to
+    /// gather: a client making one call at a time would wait a window per hop of every call, and
+    /// a few clients in a closed loop would lose throughput (S4 at 1×1, 4×1, 1×10 and 16×1 in
+    /// docs/benchmarks.md).
+    public var requestsInFlight = 0
+    public static let requestsInFlightToPause = 32
     private var pauseBeforeNextPoll = false
     private var timerSlackSet = false
     private var stopRequested = false
@@ -291,7 +299,7 @@ public final class EventLoop {
             if batching[index] { batchingEvent = true }
             handler.handleEvents(event.events)
         }
-        pauseBeforeNextPoll = denseWake && batchingEvent
+        pauseBeforeNextPoll = denseWake && batchingEvent && requestsInFlight >= EventLoop.requestsInFlightToPause
         runResumptions()
         runTimers()
         onIterationEnd?()

@@ -102,13 +102,17 @@ final class EventLoopTests: XCTestCase {
     /// After a turn that handled events that were already waiting (a dense wake-up) on a slot
     /// marked for batching, a loop with a batch window pauses before it polls again, so bytes that
     /// arrive on two sockets 100 ms apart during a 300 ms pause are handled in one turn. Without
-    /// the window, or on unmarked slots (one request per connection), each gets a turn of its own.
+    /// the window, on unmarked slots (one request per connection), or with fewer requests in
+    /// flight than a pause needs, each gets a turn of its own.
     /// A writer thread, started when the first socket's event is handled, sends to the other two.
     func testBatchWindowGathersWhatArrivesDuringThePause() throws {
-        // (window, slots marked for batching, expect one turn for both)
-        for (windowMilliseconds, marked, batched) in [(0, true, false), (300, true, true), (300, false, false)] {
+        // (window, slots marked for batching, requests in flight, expect one turn for both)
+        let enough = EventLoop.requestsInFlightToPause
+        for (windowMilliseconds, marked, inFlight, batched) in [(0, true, enough, false), (300, true, enough, true),
+                                                                (300, false, enough, false), (300, true, enough - 1, false)] {
             let loop = try EventLoop()
             loop.batchWindowNanoseconds = windowMilliseconds * 1_000_000
+            loop.requestsInFlight = inFlight
             let pairs = [socketPair(), socketPair(), socketPair()]
             defer { for (a, b) in pairs { close(a); close(b) } }
             var turn = 0
@@ -146,7 +150,8 @@ final class EventLoopTests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(secondHandledAt - firstHandledAt, Int64(windowMilliseconds))
                 XCTAssertGreaterThanOrEqual(loop.batchPauses, 1)
             } else {
-                XCTAssertNotEqual(handledInTurn[1], handledInTurn[2], "each woke the loop (window \(windowMilliseconds), marked \(marked))")
+                XCTAssertNotEqual(handledInTurn[1], handledInTurn[2],
+                                  "each woke the loop (window \(windowMilliseconds), marked \(marked), in flight \(inFlight))")
                 XCTAssertEqual(loop.batchPauses, 0)
             }
         }
@@ -160,6 +165,7 @@ final class EventLoopTests: XCTestCase {
         defer { close(left); close(right) }
         let recorder = Recorder()
         loop.setBatching(try loop.register(left, handler: recorder), true)
+        loop.requestsInFlight = EventLoop.requestsInFlightToPause
         let timer = Recorder()
         let timerSlot = loop.registerTimerOnly(handler: timer)
         timer.onTimer = { loop.stop() }

@@ -183,16 +183,18 @@ def test_reload_reopens_the_access_log(upstream, devmesh, tmp_path):
 
 def test_batch_window_applies_to_http2_and_follows_reloads(upstream, devmesh):
     """`batch_window_us` reaches every worker's loop and a reload changes it. At 0 the loops
-    never pause. At 1 ms (woken within 4 ms counts as dense, which a client sending request after
-    request on one connection is) they pause after the turns of an h2c connection's streams, and
-    not after HTTP/1.1 requests, where a pause could only add latency. Back at 0 they stop again.
-    Every request is answered throughout."""
+    never pause. At 1 ms (woken within 4 ms counts as dense) they pause after the turns of an h2c
+    connection with 64 streams in flight, but not for one stream at a time (nothing to gather,
+    every call would wait), and not after HTTP/1.1 requests, where a pause could only add
+    latency. Back at 0 they stop again. Every request is answered throughout."""
     baseline = upstream("baseline")
 
     def config(window_us: int) -> str:
         # The upstream speaks HTTP/1.1: h2c streams are translated (`protocol: http1`).
         return dmconf.render_config([{**dmconf.service("default", [baseline.address]), "protocol": "http1"}],
                                     workers=2, top={"batch_window_us": window_us})
+
+    answered = 0
 
     def after_requests(count: int):
         """The first metrics scrape that includes `count` answered requests (published together)."""
@@ -205,34 +207,32 @@ def test_batch_window_applies_to_http2_and_follows_reloads(upstream, devmesh):
         dm.send_signal(signal.SIGHUP)
         net.wait_until(lambda: dm.metrics().value("devmesh_config_reloads_total") > reloads, 5, "the reload")
 
-    def h2c_requests(n: int = 20) -> None:
-        """n streams, one after the other, on one h2c connection (h2load -c1 -m1)."""
-        done = subprocess.run(["h2load", "-n", str(n), "-c", "1", "-m", "1", f"http://127.0.0.1:{dm.port}/h2"],
+    def h2c_requests(n: int, streams: int) -> float:
+        """n requests on one h2c connection, `streams` at a time (h2load -c1 -mN); the pause
+        counter once all of them are in the metrics."""
+        nonlocal answered
+        done = subprocess.run(["h2load", "-n", str(n), "-c", "1", "-m", str(streams), f"http://127.0.0.1:{dm.port}/h2"],
                               capture_output=True, text=True, timeout=30)
         assert done.returncode == 0 and f"status codes: {n} 2xx" in done.stdout, done.stdout + done.stderr
-
-    def pauses_after(count: int) -> float:
-        return after_requests(count).value("devmesh_batch_pauses_total")
+        answered += n
+        return after_requests(answered).value("devmesh_batch_pauses_total")
 
     dm = devmesh(config=config(0))
-    h2c_requests()
-    assert pauses_after(20) == 0
+    assert h2c_requests(640, 64) == 0
     reload_with(config(1000))
-    h2c_requests()
-    paused = pauses_after(40)
-    assert paused >= 20, paused
+    settled = h2c_requests(20, 1)
+    assert settled == 0, "one stream at a time leaves nothing to gather"
+    paused = h2c_requests(640, 64)
+    assert paused >= 5, paused
     # A connection that carries one request at a time: no pause is worth taking for it.
     with Client(dm.port) as c:
-        assert c.request(path="/h1-settle").status == 200
-        settled = pauses_after(41)
         for i in range(20):
             assert c.request(path=f"/h1-{i}").status == 200
-    assert pauses_after(61) == settled
+    answered += 20
+    assert after_requests(answered).value("devmesh_batch_pauses_total") == paused
     reload_with(config(0))
-    h2c_requests(1)
-    settled = pauses_after(62)
-    h2c_requests()
-    assert pauses_after(82) == settled
+    settled = h2c_requests(1, 1)
+    assert h2c_requests(640, 64) == settled
 
 
 # ---- drain ---------------------------------------------------------------------------------

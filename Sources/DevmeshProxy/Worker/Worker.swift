@@ -148,11 +148,15 @@ final class Worker {
         return cursor
     }
 
+    /// An exchange per HTTP/2 stream (either side) from start to finish: the loop's count of
+    /// requests in flight, which decides whether a batching pause is worth taking.
     func takeStreamExchange() -> StreamExchange {
-        idleStreamExchanges.popLast() ?? StreamExchange(worker: self)
+        loop.requestsInFlight += 1
+        return idleStreamExchanges.popLast() ?? StreamExchange(worker: self)
     }
 
     func returnStreamExchange(_ exchange: StreamExchange) {
+        loop.requestsInFlight -= 1
         exchange.reset()
         if idleStreamExchanges.count < 1024 { idleStreamExchanges.append(exchange) }
     }

@@ -33,8 +33,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
 
     public static let defaultListener = ListenAddress(host: "127.0.0.1", port: 8080)
     public static let defaultDrainTimeout = Milliseconds.seconds(15)
-    /// 100 µs: in S6 it spent 10–20 % less CPU per gRPC call than 50 µs at 10k calls/s and up, with
-    /// the same p50 (docs/benchmarks.md, "The batch window: 50 or 100 µs").
+    /// 100 µs: in S6 it spent 4–17 % less CPU per gRPC call than 50 µs at 10k calls/s and up, with
+    /// p50 within the runs' spread (docs/benchmarks.md, "The batch window: 50 or 100 µs").
     public static let defaultBatchWindowMicroseconds = 100
 
     public init(listeners: [ListenAddress] = [ProxyConfiguration.defaultListener],

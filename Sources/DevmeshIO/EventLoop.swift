@@ -97,8 +97,9 @@ public final class EventLoop {
     public private(set) var batchPauses = 0
     /// A wake-up this many windows or less after the loop went to sleep counts as dense.
     public static let denseWaitFactor = 4
-    /// Requests in flight on this loop's multiplexed connections, kept by their owner. A pause is
-    /// taken only while at least `requestsInFlightToPause` are. With fewer, nothing is left to
+    /// Requests in flight on this loop, kept by its owner (the proxy's worker counts every request
+    /// it admitted and has not finished). A pause is taken only while at least
+    /// `requestsInFlightToPause` are. With fewer, nothing is left to
     /// gather: a client making one call at a time would wait a window per hop of every call, and
     /// a few clients in a closed loop would lose throughput (S4 at 1×1, 4×1, 1×10 and 16×1 in
     /// docs/benchmarks.md).

@@ -24,7 +24,11 @@ final class Worker {
     private var snapshotBoxVersion: UInt64
     var stats = WorkerStats()
     /// Requests admitted and not yet answered, over every connection (`limits.maxRequestsPerWorker`).
-    var requestsInFlight = 0
+    /// Kept in the loop, whose batching pauses need as many in flight to be worth taking.
+    var requestsInFlight: Int {
+        get { loop.requestsInFlight }
+        set { loop.requestsInFlight = newValue }
+    }
 
     /// Upstream pools of the current snapshot, indexed by endpoint id.
     private(set) var pools: [UpstreamPool] = []
@@ -148,15 +152,11 @@ final class Worker {
         return cursor
     }
 
-    /// An exchange per HTTP/2 stream (either side) from start to finish: the loop's count of
-    /// requests in flight, which decides whether a batching pause is worth taking.
     func takeStreamExchange() -> StreamExchange {
-        loop.requestsInFlight += 1
-        return idleStreamExchanges.popLast() ?? StreamExchange(worker: self)
+        idleStreamExchanges.popLast() ?? StreamExchange(worker: self)
     }
 
     func returnStreamExchange(_ exchange: StreamExchange) {
-        loop.requestsInFlight -= 1
         exchange.reset()
         if idleStreamExchanges.count < 1024 { idleStreamExchanges.append(exchange) }
     }

@@ -24,9 +24,8 @@ import argparse
 import dataclasses
 import json
 import sys
-from contextlib import nullcontext
 
-from devmesh_bench import cgroup, cli, loadgen, measure, procfs, scenarios
+from devmesh_bench import cli, loadgen, measure, procfs, scenarios
 from devmesh_bench.scenarios import GRPC_HEADERS, GRPC_UNARY, S6_SHAPE, grpc_request_file, grpc_unary_path
 
 MESSAGE_BYTES = 100
@@ -49,15 +48,7 @@ def count_and_record(own: argparse.Namespace):
         clients, streams = S6_SHAPE
         if not target.is_proxy:
             return
-        with (cgroup.cpu_limited(own.limit) if own.limit else nullcontext(None)) as limit:
-            ctx.env.proxy_cpu_limit = limit
-            try:
-                measure_target(ctx, target, clients, streams, limit)
-            finally:
-                ctx.env.proxy_cpu_limit = None
-
-    def measure_target(ctx, target, clients, streams, limit) -> None:
-        with ctx.started(target, hop=GRPC_UNARY) as running:
+        with ctx.env.proxies_limited(own.limit) as limit, ctx.started(target, hop=GRPC_UNARY) as running:
             common = dict(requests=own.calls, clients=clients, streams=streams,
                           path=grpc_unary_path(MESSAGE_BYTES), headers=GRPC_HEADERS,
                           data_file=str(grpc_request_file(ctx.env, MESSAGE_BYTES)))

@@ -60,10 +60,6 @@ class CpuLimit:
     period_us: int
     version: int
 
-    @property
-    def label(self) -> str:
-        return f"{self.millicores}m"
-
     def throttling(self) -> Throttling:
         return parse_cpu_stat((self.path / "cpu.stat").read_text(), self.version)
 

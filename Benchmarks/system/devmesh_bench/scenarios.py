@@ -14,7 +14,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 from . import cgroup, controlplane, grpcwire, measure, procfs
@@ -406,19 +405,15 @@ def run_s6l(ctx: Context, target: Target) -> None:
                   body_bytes=len(grpcwire.unary_body(size)))
     for index, millicores in enumerate(ctx.mode.s6l_millicores):
         variant = f"{_size_label(size)} max {_shape(clients, streams)} limit {millicores}m"
-        with (cgroup.cpu_limited(millicores) if limited else nullcontext(None)) as limit:
-            ctx.env.proxy_cpu_limit = limit
-            try:
-                with ctx.started(target, hop=GRPC_UNARY) as running:
-                    for run in range(1, ctx.mode.repeats + 1):
-                        before = limit.throttling() if limit else None
-                        record = measure.h2_closed_loop(ctx, "S6L", running, variant=variant, sort_key=(index, 0),
-                                                        run=run, clients=clients, streams=streams, **common)
-                        if limit is not None:
-                            _record_throttling(record, limit, limit.throttling().since(before))
-                        ctx.add(record)
-            finally:
-                ctx.env.proxy_cpu_limit = None
+        with ctx.env.proxies_limited(millicores if limited else None) as limit, \
+                ctx.started(target, hop=GRPC_UNARY) as running:
+            for run in range(1, ctx.mode.repeats + 1):
+                before = limit.throttling() if limit else None
+                record = measure.h2_closed_loop(ctx, "S6L", running, variant=variant, sort_key=(index, 0),
+                                                run=run, clients=clients, streams=streams, **common)
+                if limit is not None:
+                    _record_throttling(record, limit, limit.throttling().since(before))
+                ctx.add(record)
         if limited:
             _note_rate_against_devmesh(ctx, "S6L", target.name, variant)
 
@@ -426,7 +421,7 @@ def run_s6l(ctx: Context, target: Target) -> None:
 def _record_throttling(record: dict, limit: cgroup.CpuLimit, throttling: cgroup.Throttling) -> None:
     record["extra"].update(cpu_limit_millicores=limit.millicores, cfs_period_us=limit.period_us,
                            cfs_periods=throttling.periods, throttled_periods=throttling.throttled,
-                           throttled_share=throttling.share)
+                           throttled_share=throttling.share, throttled_ms=throttling.throttled_ms)
     if throttling.share is None or throttling.share < S6L_BINDING_SHARE:
         record["flags"].append("limit-not-binding")
         record["valid"] = False

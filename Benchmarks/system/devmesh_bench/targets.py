@@ -25,10 +25,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cgroup import CpuLimit
+from .cgroup import CpuLimit, cpu_limited
 from .grpc_tool import UNARY_METHOD as ECHO_UNARY_METHOD
 from .procs import (Child, HarnessError, Supervisor, free_port, http_get, wait_grpc_ok, wait_h2_ok, wait_http_ok,
                     wait_log_line)
@@ -142,6 +144,19 @@ class Environment:
         if self.proxy_cpu_limit is not None:
             argv = self.proxy_cpu_limit.wrap_argv(argv)
         return self.supervisor.start(name, argv, cpus=self.proxy_cpus)
+
+    @contextmanager
+    def proxies_limited(self, millicores: int | None) -> Iterator[CpuLimit | None]:
+        """Proxies started inside the block run under a CPU limit of `millicores` (None: none)."""
+        if millicores is None:
+            yield None
+            return
+        with cpu_limited(millicores) as limit:
+            self.proxy_cpu_limit = limit
+            try:
+                yield limit
+            finally:
+                self.proxy_cpu_limit = None
 
     def upstream_port(self, hop: Hop) -> int:
         ports = {"h1": self.backend_port, "h2c": self.h2_backend_port, "grpc-echo": self.grpc_echo_port}
